@@ -88,7 +88,7 @@ describe('scoreBatch against the real scoring service', () => {
     writeModel(modelPath);
     const onnx = await readOnnxModelFile(modelPath);
     const resolver: ModelResolver = {
-      resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: modelPath, kind: 'file', framework: 'onnx', onnxFile: modelPath, onnx }),
+      resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: modelPath, kind: 'file', framework: 'onnx', onnxFile: modelPath, onnx, tags: {} }),
     };
     server = await startScoringServer(createScoringRuntime({ name: 'scale', models: ['scale:1'] }, { resolver }), { port: 0, auth: 'none' });
     client = new ScoringClient({ url: server.url });

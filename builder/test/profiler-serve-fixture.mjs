@@ -13,7 +13,7 @@ const option = (name, fallback) => {
 const name = basename(modelFile).replace(/\.onnx$/, '').replace(/[^a-zA-Z0-9._-]/g, '-');
 const onnx = await readOnnxModelFile(modelFile);
 const resolver = {
-  resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: modelFile, kind: 'file', framework: 'onnx', onnxFile: modelFile, onnx }),
+  resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: modelFile, kind: 'file', framework: 'onnx', onnxFile: modelFile, onnx, tags: {} }),
 };
 const runtime = createScoringRuntime(noCodeConfig(`${name}:1`), { resolver });
 const server = await startScoringServer(runtime, { port: Number(option('--port', '0')), host: option('--host', '127.0.0.1'), auth: 'none' });

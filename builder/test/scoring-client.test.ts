@@ -49,7 +49,7 @@ async function startProtocolServer(counters: Counters): Promise<{ server: Server
     if (type === 'application/octet-stream') {
       return send(res, 200, { sha256: createHash('sha256').update(body).digest('hex'), bytes: body.length });
     }
-    let request: { data?: number[]; busy?: { times: number; after: string; tag: string }; sleepMs?: number; garbage?: boolean };
+    let request: { data?: number[]; busy?: { times: number; after: string; tag: string }; sleepMs?: number; garbage?: boolean; partial?: 'stall' | 'cut' };
     try {
       request = JSON.parse(body.toString('utf8'));
     } catch {
@@ -61,6 +61,13 @@ async function startProtocolServer(counters: Counters): Promise<{ server: Server
       if (hits <= request.busy.times) return send(res, 503, { message: 'queue full', code: 'FERRY_E_BUSY' }, request.busy.after ? { 'retry-after': request.busy.after } : {});
     }
     if (request.sleepMs) await new Promise((r) => setTimeout(r, request.sleepMs));
+    if (request.partial) {
+      // Headers and half a body, then silence (stall) or a dropped connection (cut).
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"sum": 1');
+      if (request.partial === 'cut') setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
     if (request.garbage) {
       res.writeHead(200, { 'content-type': 'application/json' });
       return res.end('{"not": json');
@@ -194,6 +201,13 @@ describe('ScoringClient', () => {
     const pending = client.score({ data: [1], sleepMs: 2_000 }, { signal: controller.signal });
     setTimeout(() => controller.abort(new Error('stop it')), 50);
     await expect(pending).rejects.toThrow('stop it');
+  });
+
+  it('times out on an answer that stalls half way, and reports one cut off half way as FERRY_E_SERVICE_UNREACHABLE', async () => {
+    expect((await codeOf(client.score({ partial: 'stall' }, { timeoutMs: 200 }))).code).toBe('FERRY_E_SERVICE_TIMEOUT');
+    expect(await codeOf(client.score({ partial: 'cut' }))).toMatchObject({ code: 'FERRY_E_SERVICE_UNREACHABLE', details: { errno: 'ECONNRESET' } });
+    // The client is still usable afterwards.
+    expect((await client.score({ data: [1, 1] })).body).toEqual({ sum: 2 });
   });
 
   it('reports a 2xx answer that is not the JSON it claims as FERRY_E_SERVICE_RESPONSE_INVALID', async () => {

@@ -90,4 +90,5 @@ export const { catalogue: scoringCatalogue, error: scoringError } = defineCatalo
   FERRY_E_SHUTTING_DOWN: { status: 503, hint: 'The service is stopping; retry against a running instance.' },
   FERRY_E_SCORING_TIMEOUT: { status: 504, hint: 'The request did not finish within runtime.timeoutMs; send smaller inputs or raise the timeout.' },
   FERRY_E_SCORING_CANCELLED: { status: 499, hint: 'The caller gave up on the request before it was scored; nothing to do.' },
+  FERRY_E_NOT_ACCEPTABLE: { status: 406, hint: 'Binary answers (Accept: application/octet-stream) come from no-code services of a model with one numeric output; accept application/json instead.' },
 });

@@ -67,7 +67,7 @@ function connectionRefused(url: string): Promise<boolean> {
   });
 }
 
-describe('runtime errors over HTTP', () => {
+describe('an entry-script service over HTTP', () => {
   let runtime: ScoringRuntime;
   let srv: ScoringServer;
   beforeAll(async () => {
@@ -81,6 +81,13 @@ describe('runtime errors over HTTP', () => {
     expect(r.status).toBe(200);
     expect(r.json().echo).toEqual({ hello: 'world', n: 3 });
     expect(Number(r.headers['x-ms-run-fn-exec-ms'])).toBeGreaterThanOrEqual(0);
+  });
+
+  it('GET /score query parameters become the request object (JSON values, repeated keys as arrays, as Azure ML)', async () => {
+    const r = await call(`${srv.url}/score?a=1&b=[1,2]&c=x&c=%7B%22k%22%3Atrue%7D&d=null&e=&__proto__=5`);
+    expect(r.status).toBe(200);
+    expect(r.json().echo).toEqual({ a: 1, b: [1, 2], c: ['x', { k: true }], d: null, e: '', ['__proto__']: 5 });
+    expect(Object.keys(r.json().echo as object)).toContain('__proto__');
   });
 
   it('run() throwing gives 500 with x-ms-run-function-failed: True and the runtime\'s code', async () => {

@@ -3,6 +3,7 @@
  * onnxruntime-node) serving a real ONNX model. Expected scores come from onnxruntime-node directly.
  */
 import { request } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scoringCatalogue } from '../src/errors.js';
 import { httpCatalogue } from '../src/http/errors.js';
@@ -85,6 +86,25 @@ describe('routes', () => {
     const r = await call(`${open.url}/score`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body });
     expect(r.status).toBe(200);
     expect(sameFloat32(r.json().scores as number[][], [expected[0]!])).toBe(true);
+  });
+
+  it('X-Ferry-Shape gives the shape of a raw body; a malformed one is refused before scoring', async () => {
+    const body = Buffer.from(Float32Array.from(ROWS.flat()).buffer);
+    const r = await call(`${open.url}/score`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-ferry-shape': '2,4' }, body });
+    expect(r.status).toBe(200);
+    expect(sameFloat32(r.json().scores as number[][], expected)).toBe(true);
+    for (const bad of ['2x4', '2,-4', '', '1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17']) {
+      const refused = await call(`${open.url}/score`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', 'x-ferry-shape': bad }, body });
+      expect(refused.status, bad).toBe(400);
+      expect(refused.json().code).toBe('FERRY_E_SHAPE_HEADER_INVALID');
+    }
+  });
+
+  it('HEAD on GET routes answers the headers without a body', async () => {
+    const r = await call(`${open.url}/`, { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(r.text).toBe('');
+    expect(r.headers['content-length']).toBe('7');
   });
 
   it('malformed JSON and a wrong shape get the runtime\'s codes', async () => {
@@ -225,13 +245,14 @@ describe('body limits', () => {
       const headers: Record<string, string | number> = { 'content-type': 'application/json' };
       if (!chunked) headers['content-length'] = total;
       const req = request(`${url}/score`, { method: 'POST', headers, agent: false });
+      let socket: Socket | undefined;
+      req.on('socket', (s) => (socket = s));
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const answer = { status: res.statusCode ?? 0, code: (JSON.parse(Buffer.concat(chunks).toString()) as { code?: unknown }).code, connection: res.headers.connection };
-          const socket = req.socket;
-          if (socket.destroyed) return resolve({ ...answer, closed: true });
+          if (!socket || socket.destroyed) return resolve({ ...answer, closed: true });
           const timer = setTimeout(() => resolve({ ...answer, closed: false }), 6000);
           socket.once('close', () => {
             clearTimeout(timer);

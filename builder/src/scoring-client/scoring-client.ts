@@ -9,7 +9,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { isFerryError } from '@ferry/module';
 import type { FerryError } from '@ferry/module';
 import { clientError } from './errors.js';
 import { retryDelayMs } from './retry-after.js';
@@ -169,7 +168,8 @@ export class ScoringClient {
       };
       const req = this.#transport.request(url, { method, headers, agent: this.#agent });
       const timer = setTimeout(() => {
-        req.destroy(clientError('FERRY_E_SERVICE_TIMEOUT', `${method} ${url.href} got no complete answer within ${timeoutMs} ms.`, { details: { timeoutMs } }));
+        finish(clientError('FERRY_E_SERVICE_TIMEOUT', `${method} ${url.href} got no complete answer within ${timeoutMs} ms.`, { details: { timeoutMs } }));
+        req.destroy();
       }, timeoutMs);
       const onAbort = (): void => {
         req.destroy();
@@ -184,6 +184,10 @@ export class ScoringClient {
           finish(undefined, { status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: Buffer.concat(chunks), latencyMs: performance.now() - started });
         });
         res.on('error', (e) => finish(networkError(e, method, url)));
+        // The connection closed before the answer was complete (no 'end'): report it rather than hang.
+        res.on('close', () => {
+          if (!res.complete) finish(networkError(Object.assign(new Error('the answer was cut off'), { code: 'ECONNRESET' }), method, url));
+        });
       });
       req.on('error', (e: NodeJS.ErrnoException) => {
         if (settled) return;
@@ -196,7 +200,7 @@ export class ScoringClient {
           this.#attempt(method, url, headers, payload, timeoutMs, signal, false).then(resolve, reject);
           return;
         }
-        finish(isFerryError(e) ? e : networkError(e, method, url));
+        finish(networkError(e, method, url));
       });
       req.end(payload);
     });

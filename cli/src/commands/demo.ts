@@ -101,7 +101,7 @@ async function runDemo(ctx: CommandContext, opts: { durationMs: number; profile:
   return { model: record.id, config: configPath, url: serve.url, answers, profile: report };
 }
 
-/** Starts `ferry serve --port 0` and reads its URL from the first log line that carries one. */
+/** Starts `ferry serve --port 0`; resolves with its URL once it logged that its models are loaded. */
 async function startServe(command: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
   const [node, ...args] = command as [string, ...string[]];
   const child = spawn(node, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -110,10 +110,14 @@ async function startServe(command: string[]): Promise<{ url: string; stop: () =>
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
+    let listening: string | undefined;
+    let ready = false;
     lines.on('line', (line) => {
       try {
-        const event = JSON.parse(line) as { url?: string; code?: string; msg?: string };
-        if (event.url) resolve(event.url);
+        const event = JSON.parse(line) as { url?: string; msg?: string };
+        if (event.url && event.msg?.startsWith('serving')) listening = event.url;
+        if (event.msg === 'ready') ready = true;
+        if (listening !== undefined && ready) resolve(listening);
       } catch { /* not a log line */ }
     });
     void exited.then((code) => reject(cliError('FERRY_E_SERVICE_NOT_RUNNING', `ferry serve exited with status ${code} before listening: ${stderr.trim()}`)));

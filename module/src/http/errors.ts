@@ -15,6 +15,7 @@ export const { catalogue: httpCatalogue, error: httpError } = defineCatalogue({
   FERRY_E_KEY_MISSING: { status: 401, hint: 'Send `Authorization: Bearer <key>` with the primary or secondary key (`ferry keys show <config>`).' },
   FERRY_E_KEY_INVALID: { status: 401, hint: 'The key is not the service\'s primary or secondary key; it may have been regenerated. Get the current keys with `ferry keys show <config>`.' },
   FERRY_E_REQUEST_ID_TOO_LONG: { status: 431, hint: 'Send an x-request-id of at most 100 characters.' },
+  FERRY_E_SHAPE_HEADER_INVALID: { status: 400, hint: 'Give the shape of a raw body as comma-separated non-negative integers, for example `X-Ferry-Shape: 1,3,48,192`.' },
   FERRY_E_SWAGGER_VERSION_UNKNOWN: { status: 404, hint: 'Ask for GET /swagger.json?version=2 (Swagger 2, the default) or ?version=3 (OpenAPI 3).' },
   FERRY_E_INTERNAL: { status: 500, hint: 'This is a bug in Ferry: the server log has the details; please report it.' },
   FERRY_E_LISTEN_FAILED: { status: 500, hint: 'Choose another port with --port (0 picks a free one) or host with --host, or stop the process that holds it.' },

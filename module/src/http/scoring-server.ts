@@ -86,6 +86,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const LINGER_MS = 5000;
 
 const ALLOW_SCORE = 'GET, POST';
+/** The shape of an `application/octet-stream` body, for models with more than one symbolic dimension: `1,3,48,192`. */
+const SHAPE_HEADER = 'x-ferry-shape';
 const ALLOW_GET = 'GET, HEAD';
 
 /** Listens at once; the runtime may still be loading (a promise), then /healthz and /score answer 503. */
@@ -266,13 +268,24 @@ class ScoringService implements ScoringServer {
       // Refused from the header alone: nothing of the body is read.
       return this.#tooLarge(x, declared);
     }
+    const shapeHeader = x.req.headers[SHAPE_HEADER];
+    if (binary && typeof shapeHeader === 'string' && parseShapeHeader(shapeHeader) === undefined) {
+      return this.#fail(x, httpError('FERRY_E_SHAPE_HEADER_INVALID', `${SHAPE_HEADER}: "${shapeHeader.slice(0, 64)}" is not a list of dimensions`));
+    }
     if (expectContinue) x.res.writeContinue();
     const outcome = await readBody(x.req, this.#maxBody, declared);
     if (!outcome.ok) {
       if (outcome.reason === 'too-large') return this.#tooLarge(x, outcome.received);
       return this.#abandoned(x);
     }
-    const request: ScoreRequest = binary ? { kind: 'binary', body: outcome.body } : { kind: 'json-bytes', body: outcome.body };
+    let request: ScoreRequest;
+    if (binary) {
+      const shapeHeader = x.req.headers[SHAPE_HEADER];
+      const shape = typeof shapeHeader === 'string' ? parseShapeHeader(shapeHeader) : undefined;
+      request = shape ? { kind: 'binary', body: outcome.body, shape } : { kind: 'binary', body: outcome.body };
+    } else {
+      request = { kind: 'json-bytes', body: outcome.body };
+    }
     return this.#score(x, runtime, request);
   }
 
@@ -475,6 +488,21 @@ function lingerThenClose(socket: Socket): void {
     this.once('close', () => clearTimeout(timer));
     this.end();
   };
+}
+
+/** `1,3,48,192` -> [1, 3, 48, 192]; undefined unless every item is a non-negative integer (at most 16 of them). */
+function parseShapeHeader(text: string): number[] | undefined {
+  const parts = text.split(',');
+  if (parts.length > 16) return undefined;
+  const dims: number[] = [];
+  for (const part of parts) {
+    const t = part.trim();
+    if (!/^[0-9]{1,10}$/.test(t)) return undefined;
+    const n = Number(t);
+    if (n > 0x7fffffff) return undefined;
+    dims.push(n);
+  }
+  return dims;
 }
 
 function routeOf(path: string): RouteLabel {

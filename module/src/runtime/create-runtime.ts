@@ -19,6 +19,7 @@ import type {
   CreateScoringRuntimeOptions, ScoreOptions, ScoreRequest, ScoreResult, ScoringLimits, ScoringRuntime, ScoringStats, SwaggerOptions,
 } from './types.js';
 import type { WireItem, WorkerSetup } from './worker-protocol.js';
+import { BINARY_OUTPUT_TYPES } from './worker-protocol.js';
 import { WorkerPool } from './worker-pool.js';
 import { workerScriptUrl } from './worker-script.js';
 
@@ -67,7 +68,7 @@ export async function createScoringRuntime(config: InferenceConfig, opts: Create
     timeoutMs, maxConcurrent: poolLimits.maxConcurrent, maxQueue: poolLimits.maxQueue,
     maxBatchSize: info.batchable ? maxBatchSize : 1, workers,
   });
-  return new Runtime(config.name, models, mode, limits, schemas, inputs, pool);
+  return new Runtime(config.name, models, mode, limits, schemas, inputs, info.outputs ?? [], pool);
 }
 
 /** The .onnx file no-code mode loads: the registry's onnxFile, the file itself, or the one .onnx in a folder. */
@@ -110,15 +111,17 @@ class Runtime implements ScoringRuntime {
   readonly limits: ScoringLimits;
   readonly #schemas: ServiceSchemas;
   readonly #inputs: ValueSignature[];
+  readonly #binaryOutput: boolean;
   readonly #pool: WorkerPool;
 
-  constructor(name: string, models: ResolvedModel[], mode: 'no-code' | 'entry-script', limits: ScoringLimits, schemas: ServiceSchemas, inputs: ValueSignature[], pool: WorkerPool) {
+  constructor(name: string, models: ResolvedModel[], mode: 'no-code' | 'entry-script', limits: ScoringLimits, schemas: ServiceSchemas, inputs: ValueSignature[], outputs: ValueSignature[], pool: WorkerPool) {
     this.name = name;
     this.models = Object.freeze([...models]);
     this.mode = mode;
     this.limits = limits;
     this.#schemas = schemas;
     this.#inputs = inputs;
+    this.#binaryOutput = mode === 'no-code' && outputs.length === 1 && BINARY_OUTPUT_TYPES.has((outputs[0] as ValueSignature).elementType);
     this.#pool = pool;
   }
 
@@ -136,6 +139,11 @@ class Runtime implements ScoringRuntime {
         ? `This model has ${this.#inputs.length} inputs; a raw body can only feed a single-input model`
         : 'This service runs an entry script, which takes JSON requests only'));
     }
+    if (opts.output === 'binary' && !this.#binaryOutput) {
+      return Promise.reject(scoringError('FERRY_E_NOT_ACCEPTABLE', this.mode === 'no-code'
+        ? 'A binary answer needs a model with one numeric output; ask for application/json'
+        : 'This service runs an entry script, which answers JSON only'));
+    }
     let item: WireItem;
     const transfer: ArrayBuffer[] = [];
     if (req.kind === 'json') {
@@ -144,6 +152,7 @@ class Runtime implements ScoringRuntime {
       const body = ownedBytes(req.body, transfer);
       item = req.kind === 'binary' ? { kind: 'binary', body, ...(req.shape ? { shape: [...req.shape] } : {}) } : { kind: 'json-bytes', body };
     }
+    if (opts.output === 'binary') item.output = 'binary';
     return this.#pool.submit(item, transfer, opts.signal);
   }
 

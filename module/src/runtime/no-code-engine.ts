@@ -9,11 +9,11 @@ import type { Dimension, ElementType, ValueSignature } from '../onnx/model-info.
 import { decodeBinaryTensor, decodeJsonTensor, encodeTensorJson, invalid, NO_CODE_INPUT_TYPES } from './tensor-codec.js';
 import type { InputArray, TensorData } from './tensor-codec.js';
 import type { ReadyInfo, WireItem, WireResult, WorkerSetup } from './worker-protocol.js';
-import { toWireError } from './worker-protocol.js';
+import { BINARY_OUTPUT_TYPES, toWireError } from './worker-protocol.js';
 import { parseJsonBody, sessionOptions } from './worker-shared.js';
 
 type Feeds = Record<string, TensorData>;
-type Decoded = { ok: true; feeds: Feeds; rows: number } | { ok: false; result: WireResult };
+type Decoded = { ok: true; feeds: Feeds; rows: number; binary: boolean } | { ok: false; result: WireResult };
 
 const encoder = new TextEncoder();
 
@@ -74,9 +74,10 @@ export class NoCodeEngine {
     for (const members of groups.values()) {
       if (members.length === 1) {
         const i = members[0] as number;
-        results[i] = await this.#runOne((decoded[i] as { feeds: Feeds }).feeds);
+        const d = decoded[i] as { feeds: Feeds; binary: boolean };
+        results[i] = await this.#runOne(d.feeds, d.binary);
       } else {
-        const batch = await this.#runBatch(members.map((i) => decoded[i] as { feeds: Feeds; rows: number }));
+        const batch = await this.#runBatch(members.map((i) => decoded[i] as { feeds: Feeds; rows: number; binary: boolean }));
         members.forEach((i, j) => { results[i] = batch[j] as WireResult; });
       }
     }
@@ -85,6 +86,10 @@ export class NoCodeEngine {
 
   #decode(item: WireItem): Decoded {
     try {
+      const binary = item.output === 'binary';
+      if (binary && !(this.#outputs.length === 1 && BINARY_OUTPUT_TYPES.has((this.#outputs[0] as ValueSignature).elementType))) {
+        throw scoringError('FERRY_E_NOT_ACCEPTABLE', `A binary answer needs a model with one numeric output; this one has ${this.#outputs.map((o) => `${o.name} (${o.elementType})`).join(', ')}`);
+      }
       let feeds: Feeds;
       if (item.kind === 'binary') {
         if (this.#inputs.length !== 1) {
@@ -97,7 +102,7 @@ export class NoCodeEngine {
         feeds = this.#feedsFromJson(value);
       }
       const first = this.#inputs[0] ? feeds[this.#inputs[0].name] : undefined;
-      return { ok: true, feeds, rows: first?.dims[0] ?? 1 };
+      return { ok: true, feeds, rows: first?.dims[0] ?? 1, binary };
     } catch (e) {
       return { ok: false, result: { ok: false, error: toWireError(e, { code: 'FERRY_E_REQUEST_INVALID', prefix: 'The request cannot be read: ' }) } };
     }
@@ -137,16 +142,16 @@ export class NoCodeEngine {
     return { out, execMs: performance.now() - t0 };
   }
 
-  async #runOne(feeds: Feeds): Promise<WireResult> {
+  async #runOne(feeds: Feeds, binary: boolean): Promise<WireResult> {
     try {
       const { out, execMs } = await this.#run(feeds);
-      return { ok: true, body: this.#encode(out, -1, 0), execMs };
+      return binary ? { ...this.#raw(out, -1, 0), execMs } : { ok: true, body: this.#encode(out, -1, 0), execMs };
     } catch (e) {
       return { ok: false, error: runFailure(e) };
     }
   }
 
-  async #runBatch(members: { feeds: Feeds; rows: number }[]): Promise<WireResult[]> {
+  async #runBatch(members: { feeds: Feeds; rows: number; binary: boolean }[]): Promise<WireResult[]> {
     const total = members.reduce((a, m) => a + m.rows, 0);
     const feeds: Feeds = {};
     for (const sig of this.#inputs) {
@@ -166,16 +171,33 @@ export class NoCodeEngine {
       // so every request gets its own answer or error; stop batching this model.
       this.#batchable = false;
       const results: WireResult[] = [];
-      for (const m of members) results.push(await this.#runOne(m.feeds));
+      for (const m of members) results.push(await this.#runOne(m.feeds, m.binary));
       return results;
     }
     const results: WireResult[] = [];
     let row = 0;
     for (const m of members) {
-      results.push({ ok: true, body: this.#encode(run.out, row, m.rows), execMs: run.execMs });
+      results.push(m.binary ? { ...this.#raw(run.out, row, m.rows), execMs: run.execMs } : { ok: true, body: this.#encode(run.out, row, m.rows), execMs: run.execMs });
       row += m.rows;
     }
     return results;
+  }
+
+  /** The one output's raw bytes (rows [row, row+rows) of a batched run, or all when row < 0): zero-copy when it is the whole tensor. */
+  #raw(out: Ort.InferenceSession.ReturnType, row: number, rows: number): { ok: true; body: Uint8Array; tensor: { name: string; elementType: string; dims: number[] } } {
+    const sig = this.#outputs[0] as ValueSignature;
+    const t = out[sig.name] as Ort.Tensor;
+    const data = t.data as Uint8Array;
+    let dims = [...t.dims];
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (row >= 0) {
+      const rowBytes = data.byteLength / (dims[0] as number);
+      bytes = bytes.subarray(row * rowBytes, (row + rows) * rowBytes);
+      dims = [rows, ...dims.slice(1)];
+    }
+    // Only a view of a whole ArrayBuffer may be transferred; anything else is copied out.
+    if (row >= 0 || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength) bytes = bytes.slice();
+    return { ok: true, body: bytes, tensor: { name: sig.name, elementType: t.type, dims } };
   }
 
   /** `{"<output>": nested arrays, ...}`; rows [row, row+rows) of a batched run, or everything when row < 0. */

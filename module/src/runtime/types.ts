@@ -26,12 +26,21 @@ export type ScoreRequest =
 export interface ScoreOptions {
   /** Aborting removes a queued request (rejects with FERRY_E_SCORING_CANCELLED); a running one finishes unobserved. */
   signal?: AbortSignal;
+  /**
+   * 'binary' (HTTP `Accept: application/octet-stream`): no-code models with one output answer with
+   * the output tensor's raw little-endian bytes instead of JSON (`result.tensor` gives its name, type
+   * and shape). Others refuse with FERRY_E_NOT_ACCEPTABLE (406). Default 'json'.
+   */
+  output?: 'json' | 'binary';
 }
 
 export interface ScoreResult {
-  /** The response body: UTF-8 JSON (transferred from the worker, write it as is). */
+  /** The response body (transferred from the worker, write it as is): UTF-8 JSON, or raw tensor bytes. */
   readonly body: Buffer;
-  /** The same body as a string (decoded on first access). */
+  readonly contentType: 'application/json' | 'application/octet-stream';
+  /** For binary answers: the output tensor the bytes are. */
+  readonly tensor?: { name: string; elementType: string; dims: number[] };
+  /** The body as a string (decoded on first access; meaningful for JSON answers). */
   readonly json: string;
   /** Time spent in the scoring function (entry script `run` or session.run of the batch), in ms: `x-ms-run-fn-exec-ms`. */
   readonly execMs: number;
@@ -71,7 +80,7 @@ export interface ScoringRuntime {
    * FERRY_E_REQUEST_INVALID (400, `details.pointer`), FERRY_E_BINARY_NOT_SUPPORTED (415),
    * FERRY_E_SCORING_FAILED (500, `details.functionFailed`), FERRY_E_BUSY (503,
    * `details.retryAfterSeconds`), FERRY_E_SHUTTING_DOWN (503), FERRY_E_SCORING_TIMEOUT (504),
-   * FERRY_E_SCORING_CANCELLED (499).
+   * FERRY_E_SCORING_CANCELLED (499), FERRY_E_NOT_ACCEPTABLE (406, `output: 'binary'` unavailable).
    */
   score(req: ScoreRequest, opts?: ScoreOptions): Promise<ScoreResult>;
   stats(): ScoringStats;

@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { scoringError } from '../errors.js';
 import type { FerryError } from '../errors.js';
 import type { ScoreResult, ScoringStats } from './types.js';
-import type { ReadyInfo, WireItem, WireResult, WorkerSetup, WorkerToMain } from './worker-protocol.js';
+import type { ReadyInfo, TensorInfo, WireItem, WireResult, WorkerSetup, WorkerToMain } from './worker-protocol.js';
 import { fromWireError } from './worker-protocol.js';
 
 export interface PoolLimits {
@@ -44,10 +44,11 @@ interface Slot {
 
 const decoder = new TextDecoder();
 
-function makeResult(body: Uint8Array, execMs: number): ScoreResult {
+function makeResult(body: Uint8Array, execMs: number, tensor: TensorInfo | undefined): ScoreResult {
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   let json: string | undefined;
-  return { body: buf, execMs, get json() { return (json ??= decoder.decode(buf)); } };
+  if (tensor) return { body: buf, execMs, contentType: 'application/octet-stream', tensor, get json() { return (json ??= decoder.decode(buf)); } };
+  return { body: buf, execMs, contentType: 'application/json', get json() { return (json ??= decoder.decode(buf)); } };
 }
 
 export class WorkerPool {
@@ -305,7 +306,7 @@ export class WorkerPool {
       clearTimeout(p.timer);
       p.unlisten?.();
       if (!r) p.reject(scoringError('FERRY_E_SCORING_FAILED', 'The scoring worker gave no answer for this request', { details: { functionFailed: false } }));
-      else if (r.ok) p.resolve(makeResult(r.body, r.execMs));
+      else if (r.ok) p.resolve(makeResult(r.body, r.execMs, r.tensor));
       else p.reject(fromWireError(r.error));
     });
     this.#msPerRequest = 0.8 * this.#msPerRequest + 0.2 * (execMs / Math.max(1, job.entries.length));

@@ -25,13 +25,20 @@ export interface WorkerSetup {
   maxBatchSize: number;
 }
 
-export type WireItem =
+export type WireItem = (
   | { kind: 'json-bytes'; body: Uint8Array }
   | { kind: 'json'; value: unknown }
-  | { kind: 'binary'; body: Uint8Array; shape?: number[] };
+  | { kind: 'binary'; body: Uint8Array; shape?: number[] }
+) & { output?: 'binary' };
+
+export interface TensorInfo {
+  name: string;
+  elementType: string;
+  dims: number[];
+}
 
 export type WireResult =
-  | { ok: true; body: Uint8Array; execMs: number }
+  | { ok: true; body: Uint8Array; execMs: number; tensor?: TensorInfo }
   | { ok: false; error: WireError };
 
 export interface WireError {
@@ -55,6 +62,9 @@ export type WorkerToMain =
   | { type: 'ready'; info: ReadyInfo }
   | { type: 'init-failed'; error: WireError }
   | { type: 'done'; id: number; results: WireResult[] };
+
+/** Output kinds a no-code binary answer can carry (fixed-size little-endian elements). */
+export const BINARY_OUTPUT_TYPES: ReadonlySet<string> = new Set(['float32', 'float64', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'float16']);
 
 export function toWireError(e: unknown, fallback: { code: ErrorCode; prefix: string; details?: Record<string, unknown> }): WireError {
   if (isFerryError(e)) {
