@@ -143,6 +143,19 @@ describe('close()', () => {
   });
 });
 
+describe('listening', () => {
+  it('a port in use gives FERRY_E_LISTEN_FAILED and the runtime is released', async () => {
+    const first = await startScoringServer(await createScoringRuntime(fx.linearConfig(), { resolver: fx.resolver }), { port: 0, auth: 'none' });
+    const runtime = await createScoringRuntime(fx.linearConfig(), { resolver: fx.resolver });
+    try {
+      await expect(startScoringServer(runtime, { port: first.port, auth: 'none' })).rejects.toMatchObject({ code: 'FERRY_E_LISTEN_FAILED' });
+      await expect(runtime.score({ kind: 'json', value: {} })).rejects.toMatchObject({ code: 'FERRY_E_SHUTTING_DOWN' });
+    } finally {
+      await first.close();
+    }
+  });
+});
+
 describe('SIGTERM', () => {
   let child: ChildProcess | undefined;
   afterAll(() => {

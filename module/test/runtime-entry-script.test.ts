@@ -123,6 +123,8 @@ describe('requests are checked against the input sample (ajv)', () => {
     expect([e1.code, e1.status]).toEqual(['FERRY_E_REQUEST_MALFORMED', 400]);
     const e2 = await failure(rt.score({ kind: 'binary', body: Buffer.alloc(4) }));
     expect([e2.code, e2.status]).toEqual(['FERRY_E_BINARY_NOT_SUPPORTED', 415]);
+    const e3 = await failure(rt.score(json({ mode: 'echo' }), { output: 'binary' }));
+    expect([e3.code, e3.status]).toEqual(['FERRY_E_NOT_ACCEPTABLE', 406]);
     // Without a sample the input schema is a permissive object.
     const doc = rt.swagger(3) as { components: { schemas: { ServiceInput: object } } };
     expect(doc.components.schemas.ServiceInput).toEqual({ type: 'object', additionalProperties: true });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ortRun, seededRandom, thirdPartyModels, writeFixtureModels } from '@ferry/test';
-import type { FixtureModels, OrtFeed, OrtOutput } from '@ferry/test';
+import type { FixtureModels, OrtOutput } from '@ferry/test';
 import { noCodeConfig } from '../src/config/index.js';
 import type { InferenceConfig } from '../src/config/index.js';
 import type { FerryError } from '../src/errors.js';
@@ -188,6 +188,35 @@ describe('application/octet-stream bodies', () => {
   });
 });
 
+describe('binary answers (output: "binary")', () => {
+  it('give the one output tensor\'s raw bytes, batched or not', async () => {
+    const rt = await start({ ...noCodeConfig('cls'), runtime: { maxBatchSize: 4, batchWindowMs: 50 } });
+    const shape = [1, 3, 48, 192];
+    const inputs = [0, 1, 2].map((i) => randomFloats(500 + i, 3 * 48 * 192));
+    const got = await Promise.all(inputs.map((flat) => rt.score({ kind: 'binary', body: Buffer.from(new Float32Array(flat).buffer), shape }, { output: 'binary' })));
+    expect(got[0]?.execMs).toBe(got[2]?.execMs); // one batch
+    for (let i = 0; i < inputs.length; i++) {
+      const r = got[i];
+      const ort = await ortRun(thirdPartyModels().ocrCls, { x: { type: 'float32', dims: shape, data: inputs[i] as number[] } });
+      const o = ort['softmax_0.tmp_0'] as OrtOutput;
+      expect(r?.contentType).toBe('application/octet-stream');
+      expect(r?.tensor).toEqual({ name: 'softmax_0.tmp_0', elementType: 'float32', dims: o.dims });
+      const body = r?.body as Buffer;
+      expect(Array.from(new Float32Array(body.buffer, body.byteOffset, body.byteLength / 4))).toEqual(o.data);
+    }
+    const alone = await rt.score(json({ x: nestRows(inputs[0] as number[], shape) }), { output: 'binary' });
+    expect(alone.body.equals(got[0]?.body as Buffer)).toBe(true);
+  });
+
+  it('are refused for models with several outputs (406)', async () => {
+    const rt = await start(noCodeConfig('linear'));
+    const e = await failure(rt.score(json({ data: [[1, 2, 3, 4]] }), { output: 'binary' }));
+    expect([e.code, e.status]).toEqual(['FERRY_E_NOT_ACCEPTABLE', 406]);
+    const ok = await rt.score(json({ data: [[1, 2, 3, 4]] }));
+    expect(ok.contentType).toBe('application/json');
+  });
+});
+
 describe('bad requests are refused with a code and a JSON pointer', () => {
   let linear: ScoringRuntime;
   let multi: ScoringRuntime;
@@ -195,7 +224,7 @@ describe('bad requests are refused with a code and a JSON pointer', () => {
   let int64: ScoringRuntime;
   let fixed: ScoringRuntime;
   beforeAll(async () => {
-    [linear, multi, types, int64, fixed] = await Promise.all(['linear', 'multiInput', 'allTypes', 'int64', 'fixedShape'].map((m) => start(noCodeConfig(m))));
+    [linear, multi, types, int64, fixed] = await Promise.all(['linear', 'multiInput', 'allTypes', 'int64', 'fixedShape'].map((m) => start(noCodeConfig(m)))) as ScoringRuntime[] as [ScoringRuntime, ScoringRuntime, ScoringRuntime, ScoringRuntime, ScoringRuntime];
   });
 
   it('malformed JSON', async () => {

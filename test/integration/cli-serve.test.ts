@@ -170,6 +170,12 @@ describe('ferry serve with real third-party and int64 models', () => {
     expect(raw.status, await raw.clone().text()).toBe(200);
     const rawAnswer = (await raw.json()) as Record<string, number[][]>;
     rawAnswer['softmax_0.tmp_0']!.flat().forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
+    // And through the CLI: `ferry score <model> --bytes F --shape ...` finds the running service.
+    const file = join(dir, 'cls-input.bin');
+    writeFileSync(file, bytes);
+    const cli = await ferry(['score', 'ocr-cls', '--bytes', file, '--shape', '2,3,48,192', '--json'], { workspace: ws });
+    expect(cli.code, cli.stderr).toBe(0);
+    (cli.json as Record<string, number[][]>)['softmax_0.tmp_0']!.flat().forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
   });
 
   it('keeps int64 values past 2^53 exact, as strings', async () => {

@@ -41,6 +41,8 @@ export interface ProfileOptions {
   warmupMs?: number;
   /** What the service was given when the process's own limits do not show it (e.g. from the deployment config). */
   requested?: { cpuCores?: number | null; memoryMb?: number | null };
+  /** Extra headers sent with every request (e.g. `x-ferry-shape` for raw tensor bodies). */
+  headers?: Record<string, string>;
   /** Per-request client timeout (default 60 000 ms). */
   timeoutMs?: number;
   /** Sampling interval of the serve process (default 100 ms). */
@@ -137,7 +139,7 @@ export async function profile(options: ProfileOptions): Promise<ProfileReport> {
     ({ url, key, pid } = options.serve);
   }
 
-  const client = new ScoringClient({ url, key, timeoutMs: options.timeoutMs, maxRetries: 0 });
+  const client = new ScoringClient({ url, key, timeoutMs: options.timeoutMs, maxRetries: 0, ...(options.headers ? { headers: options.headers } : {}) });
   const sampler = pid !== undefined ? new ProcessSampler(pid) : undefined;
   const limits = pid !== undefined ? readResourceLimits(pid) : { cpuCores: null, memoryBytes: null };
   const levels: ProfileLevel[] = [];

@@ -26,6 +26,8 @@ export interface ScoringClientOptions {
   maxRetryDelayMs?: number;
   /** Upper bound of open sockets (default: unbounded, one per request in flight). */
   maxSockets?: number;
+  /** Extra headers sent with every scoring request, e.g. `x-ferry-shape` for raw tensor bodies. */
+  headers?: Record<string, string>;
 }
 
 export interface ScoreOptions {
@@ -80,6 +82,7 @@ export class ScoringClient {
   readonly scoreUrl: URL;
   readonly baseUrl: URL;
   #key: string | undefined;
+  #headers: Record<string, string>;
   #timeoutMs: number;
   #maxRetries: number;
   #maxRetryDelayMs: number;
@@ -90,6 +93,7 @@ export class ScoringClient {
     this.scoreUrl = parseServiceUrl(options.url);
     this.baseUrl = new URL(this.scoreUrl.href.replace(/\/score$/, '/'));
     this.#key = options.key;
+    this.#headers = Object.fromEntries(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#maxRetryDelayMs = options.maxRetryDelayMs ?? DEFAULT_MAX_RETRY_DELAY_MS;
@@ -108,6 +112,7 @@ export class ScoringClient {
     const isRaw = Buffer.isBuffer(body);
     const payload = isRaw ? body : Buffer.from(JSON.stringify(body) ?? 'null');
     const headers: Record<string, string> = {
+      ...this.#headers,
       'content-type': isRaw ? (options.contentType ?? 'application/octet-stream') : 'application/json',
       'content-length': String(payload.length),
       accept: 'application/json',

@@ -15,6 +15,7 @@ export function registerScoreCommands(program: Command): void {
     .option('--data <json>', 'the request body as JSON, e.g. \'{"data": [[1, 2, 3, 4]]}\'')
     .option('--file <path>', 'a file holding the JSON request body')
     .option('--bytes <path>', 'a file sent as raw bytes (application/octet-stream) to a single-input model')
+    .option('--shape <dims>', 'the tensor shape of --bytes when the model leaves more than one dimension open, e.g. 1,3,48,192')
     .option('--key <key>', 'the service key (default: $FERRY_SCORE_KEY, or the workspace keys of a config or model)')
     .option('--batch <in.jsonl>', 'score every line of a JSON Lines file (resumable)')
     .option('--out <out.jsonl>', 'where --batch writes {"line": n, "result": ...} lines')
@@ -22,7 +23,8 @@ export function registerScoreCommands(program: Command): void {
     .option('--concurrency <n>', 'requests in flight at once with --batch', '4')
     .action(action(async (ctx, target: string, opts: ScoreOptions) => {
       const { url, key } = await serviceEndpoint(ctx, target, opts.key);
-      const client = new ScoringClient({ url, ...(key ? { key } : {}) });
+      if (opts.shape !== undefined && !/^\d+(,\d+)*$/.test(opts.shape)) throw cliError('FERRY_E_USAGE', `--shape takes comma-separated sizes like 1,3,48,192, not "${opts.shape}"`);
+      const client = new ScoringClient({ url, ...(key ? { key } : {}), ...(opts.shape !== undefined ? { headers: { 'x-ferry-shape': opts.shape } } : {}) });
       try {
         if (opts.batch !== undefined) await runBatch(ctx, client, opts);
         else {
@@ -74,6 +76,7 @@ interface ScoreOptions {
   data?: string;
   file?: string;
   bytes?: string;
+  shape?: string;
   key?: string;
   batch?: string;
   out?: string;

@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 
 export type BodyOutcome =
   | { ok: true; body: Buffer }
-  /** 'too-large': the limit was crossed while streaming (reading stopped); 'aborted': the client went away. */
+  /** 'too-large': the limit was crossed while streaming (collecting stopped); 'aborted': the client went away. */
   | { ok: false; reason: 'too-large' | 'aborted'; received: number };
 
 /**

@@ -90,14 +90,24 @@ const ALLOW_SCORE = 'GET, POST';
 const SHAPE_HEADER = 'x-ferry-shape';
 const ALLOW_GET = 'GET, HEAD';
 
-/** Listens at once; the runtime may still be loading (a promise), then /healthz and /score answer 503. */
+/**
+ * Listens at once; the runtime may still be loading (a promise), then /healthz and /score answer 503.
+ * The server owns the runtime from here on: close() closes it, and so does a failure to listen
+ * (FERRY_E_LISTEN_FAILED).
+ */
 export async function startScoringServer(
   runtime: ScoringRuntime | Promise<ScoringRuntime>,
   opts: ScoringServerOptions,
 ): Promise<ScoringServer> {
   if (opts.auth === 'key' && !opts.keys) throw new TypeError("startScoringServer: auth 'key' needs opts.keys");
   const service = new ScoringService(runtime, opts);
-  await service.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT);
+  try {
+    await service.listen(opts.host ?? '127.0.0.1', opts.port ?? DEFAULT_PORT);
+  } catch (e) {
+    // The server owns the runtime: without a server to close, release it here (worker threads included).
+    await service.close({ graceMs: 0 }).catch(() => undefined);
+    throw e;
+  }
   return service;
 }
 
@@ -268,8 +278,9 @@ class ScoringService implements ScoringServer {
       // Refused from the header alone: nothing of the body is read.
       return this.#tooLarge(x, declared);
     }
-    const shapeHeader = x.req.headers[SHAPE_HEADER];
-    if (binary && typeof shapeHeader === 'string' && parseShapeHeader(shapeHeader) === undefined) {
+    const shapeHeader = binary ? x.req.headers[SHAPE_HEADER] : undefined;
+    const shape = typeof shapeHeader === 'string' ? parseShapeHeader(shapeHeader) : undefined;
+    if (typeof shapeHeader === 'string' && shape === undefined) {
       return this.#fail(x, httpError('FERRY_E_SHAPE_HEADER_INVALID', `${SHAPE_HEADER}: "${shapeHeader.slice(0, 64)}" is not a list of dimensions`));
     }
     if (expectContinue) x.res.writeContinue();
@@ -278,14 +289,8 @@ class ScoringService implements ScoringServer {
       if (outcome.reason === 'too-large') return this.#tooLarge(x, outcome.received);
       return this.#abandoned(x);
     }
-    let request: ScoreRequest;
-    if (binary) {
-      const shapeHeader = x.req.headers[SHAPE_HEADER];
-      const shape = typeof shapeHeader === 'string' ? parseShapeHeader(shapeHeader) : undefined;
-      request = shape ? { kind: 'binary', body: outcome.body, shape } : { kind: 'binary', body: outcome.body };
-    } else {
-      request = { kind: 'json-bytes', body: outcome.body };
-    }
+    const request: ScoreRequest = !binary ? { kind: 'json-bytes', body: outcome.body }
+      : shape ? { kind: 'binary', body: outcome.body, shape } : { kind: 'binary', body: outcome.body };
     return this.#score(x, runtime, request);
   }
 

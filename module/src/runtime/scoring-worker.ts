@@ -14,7 +14,11 @@ if (!port) throw new Error('scoring-worker.js runs as a worker thread only');
 const setup = workerData as WorkerSetup;
 
 function post(msg: WorkerToMain, transfer: ArrayBuffer[] = []): void {
-  port?.postMessage(msg, transfer);
+  try {
+    port?.postMessage(msg, transfer);
+  } catch {
+    port?.postMessage(msg); // a buffer that cannot be transferred is copied instead
+  }
 }
 
 async function start(): Promise<void> {
