@@ -1,2 +1,3 @@
 export { main, buildProgram } from './main.js';
 export { cliCatalogue } from './errors.js';
+export { renderReference } from './reference.js';
