@@ -176,6 +176,18 @@ describe('scripts that fail', () => {
   }
 });
 
+describe('a worker that dies', () => {
+  it('fails its request with 500 and is replaced', async () => {
+    const rt = await start({ entryScript: fixture('entry-behaviours.mjs') });
+    const before = await answer(rt, { mode: 'echo' });
+    const e = await failure(rt.score(json({ mode: 'exit' })));
+    expect([e.code, e.status, e.details?.functionFailed]).toEqual(['FERRY_E_SCORING_FAILED', 500, false]);
+    const after = await answer(rt, { mode: 'echo' });
+    expect(after.initialized).toBe(true);
+    expect(after.threadId).not.toBe(before.threadId);
+  });
+});
+
 describe('limits', () => {
   it('a full queue answers 503 FERRY_E_BUSY with a retry delay', async () => {
     const rt = await start({ entryScript: fixture('entry-behaviours.mjs'), runtime: { maxConcurrent: 1, maxQueue: 1 } });

@@ -170,6 +170,12 @@ describe('ferry serve with real third-party and int64 models', () => {
     expect(raw.status, await raw.clone().text()).toBe(200);
     const rawAnswer = (await raw.json()) as Record<string, number[][]>;
     rawAnswer['softmax_0.tmp_0']!.flat().forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 6));
+    // A raw tensor answer when asked for one.
+    const binaryAnswer = await fetch(`${s.url}/score`, { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream', 'x-ferry-shape': '2,3,48,192', accept: 'application/octet-stream' } });
+    expect(binaryAnswer.status).toBe(200);
+    expect(binaryAnswer.headers.get('content-type')).toBe('application/octet-stream');
+    expect(binaryAnswer.headers.get('x-ferry-shape')).toBe(expected['softmax_0.tmp_0']!.dims.join(','));
+    expect(Array.from(new Float32Array(await binaryAnswer.arrayBuffer()))).toEqual(want);
     // And through the CLI: `ferry score <model> --bytes F --shape ...` finds the running service.
     const file = join(dir, 'cls-input.bin');
     writeFileSync(file, bytes);
@@ -197,7 +203,9 @@ describe('ferry serve <config> with an entry script, and ferry profile', () => {
   beforeAll(() => {
     const app = join(dir, 'app');
     mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'argmax.ts'), 'export function argmax(row: number[]): number { return row.indexOf(Math.max(...row)); }\n');
     writeFileSync(join(app, 'score.ts'), `
+      import { argmax } from './argmax.js';
       let session: any;
       let scale = 1;
       export async function init(context: any): Promise<void> {
@@ -209,7 +217,7 @@ describe('ferry serve <config> with an entry script, and ferry profile', () => {
         const result = await session.run({ data: new context.ort.Tensor('float32', flat, [input.rows.length, 4]) });
         return { best: Array.from({ length: input.rows.length }, (_, i) => {
           const row = Array.from(result.scores.data.slice(i * 3, i * 3 + 3) as Float32Array);
-          return row.indexOf(Math.max(...row));
+          return argmax(row);
         }) };
       }
     `);

@@ -112,10 +112,10 @@ export class ScoringClient {
     const isRaw = Buffer.isBuffer(body);
     const payload = isRaw ? body : Buffer.from(JSON.stringify(body) ?? 'null');
     const headers: Record<string, string> = {
-      ...this.#headers,
       'content-type': isRaw ? (options.contentType ?? 'application/octet-stream') : 'application/json',
-      'content-length': String(payload.length),
       accept: 'application/json',
+      ...this.#headers,
+      'content-length': String(payload.length),
     };
     if (this.#key !== undefined) headers.authorization = `Bearer ${this.#key}`;
     if (options.requestId !== undefined) headers['x-request-id'] = options.requestId;

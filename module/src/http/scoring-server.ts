@@ -86,6 +86,14 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const LINGER_MS = 5000;
 
 const ALLOW_SCORE = 'GET, POST';
+/**
+ * A raw tensor answer is asked for with an Accept header that names application/octet-stream and not
+ * application/json (a no-code model with one numeric output); JSON stays the default.
+ */
+function wantsBinary(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('application/octet-stream') && !accept.includes('application/json');
+}
+
 /** The shape of an `application/octet-stream` body, for models with more than one symbolic dimension: `1,3,48,192`. */
 const SHAPE_HEADER = 'x-ferry-shape';
 const ALLOW_GET = 'GET, HEAD';
@@ -310,7 +318,7 @@ class ScoringService implements ScoringServer {
     x.res.once('close', onClose);
     let result: ScoreResult;
     try {
-      result = await runtime.score(request, { signal: abort.signal });
+      result = await runtime.score(request, { signal: abort.signal, ...(wantsBinary(x.req.headers.accept) ? { output: 'binary' as const } : {}) });
     } catch (e) {
       x.res.off('close', onClose);
       if (abort.signal.aborted) return this.#abandoned(x);
@@ -318,12 +326,18 @@ class ScoringService implements ScoringServer {
     }
     x.res.off('close', onClose);
     const headers: OutgoingHttpHeaders = {
-      'content-type': 'application/json',
+      'content-type': result.contentType,
       'content-length': result.body.length,
       'x-request-id': x.requestId,
       // Azure ML formats it with three decimals ('0.012', never '1.2e-2').
       'x-ms-run-fn-exec-ms': result.execMs.toFixed(3),
     };
+    if (result.tensor) {
+      // A raw tensor answer (Accept: application/octet-stream): say what the bytes are.
+      headers[SHAPE_HEADER] = result.tensor.dims.join(',');
+      headers['x-ferry-output'] = result.tensor.name;
+      headers['x-ferry-element-type'] = result.tensor.elementType;
+    }
     if (this.#closing) headers.connection = 'close';
     x.res.writeHead(200, headers);
     x.res.end(result.body);

@@ -4,7 +4,9 @@
  */
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { InferenceConfig } from '../config/inference-config.js';
 import { scoringError } from '../errors.js';
 import { parseModelRef } from '../model-ref.js';
@@ -85,20 +87,40 @@ function onnxFileOf(models: ResolvedModel[]): string {
   return join(m.path, found[0] as string);
 }
 
-/** TypeScript entry scripts are transpiled here once with esbuild's transform (types stripped, no bundling). */
+/**
+ * TypeScript entry scripts are compiled here once with esbuild: types stripped and the script's own
+ * relative imports and packages bundled in, so it runs from memory. `onnxruntime-node` stays the one
+ * Ferry runs (imported by file URL), and `require` works for bundled CommonJS code.
+ */
 async function transpileIfTypeScript(file: string): Promise<string | undefined> {
   const ext = extname(file).toLowerCase();
   if (ext !== '.ts' && ext !== '.mts') return undefined;
-  let source: string;
   try {
-    source = await readFile(file, 'utf8');
+    await readFile(file);
   } catch (e) {
     throw scoringError('FERRY_E_ENTRY_SCRIPT_INVALID', `Cannot read the entry script ${file}: ${(e as Error).message}`, { cause: e });
   }
   const esbuild = await import('esbuild');
+  const ortUrl = pathToFileURL(createRequire(import.meta.url).resolve('onnxruntime-node')).href;
   try {
-    const out = await esbuild.transform(source, { loader: 'ts', format: 'esm', target: 'node20', sourcefile: file, sourcemap: 'inline' });
-    return out.code;
+    const out = await esbuild.build({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      sourcemap: 'inline',
+      logLevel: 'silent',
+      banner: { js: `import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(${JSON.stringify(pathToFileURL(file).href)});` },
+      plugins: [{
+        name: 'ferry-onnxruntime',
+        setup(build) {
+          build.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: ortUrl, external: true }));
+        },
+      }],
+    });
+    return out.outputFiles[0]?.text ?? '';
   } catch (e) {
     throw scoringError('FERRY_E_ENTRY_SCRIPT_INVALID', `Cannot compile the entry script ${file}: ${(e as Error).message.split('\n').slice(0, 3).join(' ')}`, { cause: e });
   }
