@@ -6,34 +6,46 @@ import ort from 'onnxruntime-node';
 
 export interface RawLoopResult {
   runs: number;
-  elapsedMs: number;
   runsPerSec: number;
   p50Ms: number;
   p99Ms: number;
 }
 
-export async function rawSessionLoop(modelPath: string, feeds: Record<string, { type: 'float32'; dims: number[]; data: Float32Array }>, durationMs: number, warmupMs = 500): Promise<RawLoopResult> {
-  const session = await ort.InferenceSession.create(modelPath);
-  try {
-    const inputs: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds)) inputs[name] = new ort.Tensor(f.type, f.data, f.dims);
+export class RawSession {
+  readonly #session: ort.InferenceSession;
+  readonly #feeds: Record<string, ort.Tensor>;
+
+  private constructor(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>) {
+    this.#session = session;
+    this.#feeds = feeds;
+  }
+
+  static async open(modelPath: string, feeds: Record<string, { dims: number[]; data: Float32Array }>): Promise<RawSession> {
+    const session = await ort.InferenceSession.create(modelPath);
+    const tensors: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor('float32', f.data, f.dims);
+    return new RawSession(session, tensors);
+  }
+
+  /** Runs back to back for `durationMs` after `warmupMs`; latency percentiles by nearest rank. */
+  async measure(durationMs: number, warmupMs = 300): Promise<RawLoopResult> {
     const warmEnd = performance.now() + warmupMs;
-    while (performance.now() < warmEnd) await session.run(inputs);
+    while (performance.now() < warmEnd) await this.#session.run(this.#feeds);
     const samples: number[] = [];
     const start = performance.now();
-    const end = start + durationMs;
     let now = start;
-    while (now < end) {
+    while (now < start + durationMs) {
       const t0 = performance.now();
-      await session.run(inputs);
+      await this.#session.run(this.#feeds);
       now = performance.now();
       samples.push(now - t0);
     }
-    const elapsedMs = now - start;
     samples.sort((a, b) => a - b);
     const rank = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN;
-    return { runs: samples.length, elapsedMs, runsPerSec: (samples.length * 1000) / elapsedMs, p50Ms: rank(50), p99Ms: rank(99) };
-  } finally {
-    await session.release();
+    return { runs: samples.length, runsPerSec: (samples.length * 1000) / (now - start), p50Ms: rank(50), p99Ms: rank(99) };
+  }
+
+  close(): Promise<void> {
+    return this.#session.release();
   }
 }
