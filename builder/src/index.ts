@@ -3,7 +3,7 @@ export type {
   DownloadOptions, GarbageReport, ListFilter, ModelChanges, ModelFile, ModelFramework, ModelKind, ModelRecord,
   ModelUsage, RecordedUsage, RegisterOptions, TagFilter, UsageKind, VerifyProblem, VerifyReport,
 } from './registry/index.js';
-export { resolveWorkspace } from './workspace.js';
+export { isProcessAlive, resolveWorkspace } from './workspace.js';
 export { registryCatalogue } from './errors.js';
 export { ScoringClient, scoreBatch, defaultErrorsPath, clientCatalogue } from './scoring-client/index.js';
 export type { BatchOptions, BatchProgress, BatchSummary, ClientErrorCode, ScoreOptions, ScoreRejection, ScoreResult, ScoringClientOptions } from './scoring-client/index.js';

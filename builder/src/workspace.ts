@@ -11,3 +11,16 @@ export function resolveWorkspace(explicit?: string): string {
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
+
+/**
+ * Whether a process of this machine is still running: used to tell a live registration's staging
+ * folder or a running `ferry serve` from what a killed process left behind.
+ */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

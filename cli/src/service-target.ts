@@ -4,6 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isProcessAlive } from '@ferry/builder';
 import { loadInferenceConfig, noCodeConfig, parseModelRef, type InferenceConfig } from '@ferry/module';
 import { cliError } from './errors.js';
 
@@ -58,15 +59,6 @@ export function readServiceRecord(workspace: string, name: string): ServiceRecor
 /** The record of a service that is running now, or FERRY_E_SERVICE_NOT_RUNNING. */
 export function runningService(workspace: string, name: string): ServiceRecord {
   const record = readServiceRecord(workspace, name);
-  if (record && isAlive(record.pid)) return record;
+  if (record && isProcessAlive(record.pid)) return record;
   throw cliError('FERRY_E_SERVICE_NOT_RUNNING', `no \`ferry serve\` of service "${name}" is running in workspace ${workspace}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

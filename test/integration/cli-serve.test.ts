@@ -273,6 +273,31 @@ describe('ferry serve <config> with an entry script, and ferry profile', () => {
   });
 });
 
+describe('ferry serve with a broken entry script', () => {
+  it('exits 1 with FERRY_E_ENTRY_INIT_FAILED when init throws, and leaves no service record', async () => {
+    const app = join(dir, 'broken');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'score.mjs'), 'export function init() { throw new Error("no licence file"); }\nexport function run() { return 1; }\n');
+    const config = join(app, 'ferry.yaml');
+    writeFileSync(config, 'name: broken\nmodels: [linear:1]\nentryScript: score.mjs\n');
+    const run = await ferry(['serve', config, '--port', '0', '--json'], { workspace: ws });
+    expect(run.code).toBe(1);
+    expect(run.error?.code).toBe('FERRY_E_ENTRY_INIT_FAILED');
+    expect(run.error?.message).toContain('no licence file');
+    const score = await ferry(['score', config, '--data', '{}', '--json'], { workspace: ws });
+    expect(score.error?.code).toBe('FERRY_E_SERVICE_NOT_RUNNING');
+  });
+
+  it('refuses an invalid config with the JSON pointer of the bad field', async () => {
+    const config = join(dir, 'bad-config.yaml');
+    writeFileSync(config, 'models: [linear:1]\nruntime: { timeoutMs: -5 }\n');
+    const run = await ferry(['serve', config, '--port', '0', '--json'], { workspace: ws });
+    expect(run.code).toBe(1);
+    expect(run.error?.code).toBe('FERRY_E_CONFIG_INVALID');
+    expect(run.error?.message).toContain('/runtime/timeoutMs');
+  });
+});
+
 describe('ferry demo', () => {
   it('registers, serves, scores and profiles the iris model; answers match onnxruntime', async () => {
     const demoWs = join(dir, 'demo-ws');

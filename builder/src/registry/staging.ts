@@ -17,6 +17,7 @@ import type { BlobStore } from './blob-store.js';
 import type { ModelFile, ModelFramework, ModelKind } from './model-record.js';
 import { choosePrimary, isOnnxFileName, readSignature } from './onnx-signatures.js';
 import { scanSource } from './source-scan.js';
+import { isProcessAlive } from '../workspace.js';
 
 export interface StagedFile extends ModelFile {
   /** Absolute path of the staged copy (a link to the blob). */
@@ -127,18 +128,9 @@ export async function removeStaleStaging(stagingRoot: string): Promise<number> {
   let removed = 0;
   for (const name of names) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || isProcessAlive(pid)) continue;
     await rm(join(stagingRoot, name), { recursive: true, force: true }).catch(() => undefined);
     removed++;
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
