@@ -4,9 +4,15 @@
  */
 
 export interface RuntimeOptions {
-  /** onnxruntime intra-op threads per session (undefined: onnxruntime's default, one per core). */
+  /**
+   * onnxruntime intra-op threads per session. No-code default: the cores divided by `workers` (1 when
+   * neither is set). Entry scripts: onnxruntime's default (one per core).
+   */
   threads?: number;
-  /** Worker threads that run sessions / entry-script instances (default 1). */
+  /**
+   * Worker threads that run sessions / entry-script instances. No-code default: the cores divided by
+   * `threads`, at most 4 (one single-threaded session per core when neither is set). Entry scripts: 1.
+   */
   workers?: number;
   /** No-code mode: most requests run together as one batch when the first dimension is symbolic (default 8; 1 disables). */
   maxBatchSize?: number;
