@@ -20,8 +20,9 @@ export class RawSession {
     this.#feeds = feeds;
   }
 
-  static async open(modelPath: string, feeds: Record<string, { dims: number[]; data: Float32Array }>): Promise<RawSession> {
-    const session = await ort.InferenceSession.create(modelPath);
+  /** `threads` undefined: onnxruntime's defaults (one intra-op thread per core), as a user's own loop would. */
+  static async open(modelPath: string, feeds: Record<string, { dims: number[]; data: Float32Array }>, threads?: number): Promise<RawSession> {
+    const session = await ort.InferenceSession.create(modelPath, threads === undefined ? {} : { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
     const tensors: Record<string, ort.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor('float32', f.data, f.dims);
     return new RawSession(session, tensors);

@@ -72,11 +72,15 @@ export async function serveBench(ctx: BenchContext): Promise<BenchReport> {
           { label: 'JSON in', body: Buffer.from(JSON.stringify({ x: nested(data, c.dims) })), headers: { 'content-type': 'application/json' } },
         ];
       const raw = await RawSession.open(c.path, { x: { dims: c.dims, data } });
+      // Context, not a target: the same loop with one intra-op thread, the setting each serve worker uses.
+      const rawOneThread = await RawSession.open(c.path, { x: { dims: c.dims, data } }, 1);
+      const oneThreadRuns: RawLoopResult[] = [];
       const serve: ServeProcess = await startServeProcess({ command: [process.execPath, FERRY_BIN, '--workspace', ctx.tmpDir, 'serve', record.id], key });
       // Per measurement id: the paired ratio (serve q/s over the bracketing raw runs/s) and the added p50.
       const pairs = new Map<string, Array<{ load: LoadResult; raw: RawLoopResult; ratio: number; addedP50: number }>>();
       try {
         for (let round = 0; round < rounds; round += 1) {
+          oneThreadRuns.push(await rawOneThread.measure(durationMs / 2));
           for (const v of variants) {
             for (const n of c.concurrency) {
               const before = await raw.measure(durationMs / 2);
@@ -93,9 +97,11 @@ export async function serveBench(ctx: BenchContext): Promise<BenchReport> {
       } finally {
         await serve.stop();
         await raw.close();
+        await rawOneThread.close();
       }
       const all = [...pairs.values()].flat();
       figures.push({ label: `${c.name} raw InferenceSession.run loop (median)`, value: median(all.map((p) => p.raw.runsPerSec)), unit: 'runs/s' }, { label: `${c.name} raw p50 (median)`, value: median(all.map((p) => p.raw.p50Ms)), unit: 'ms' });
+      figures.push({ label: `${c.name} raw loop with 1 intra-op thread (median, context)`, value: median(oneThreadRuns.map((r) => r.runsPerSec)), unit: 'runs/s' });
       const ratio = (id: string) => median((pairs.get(id) ?? []).map((p) => p.ratio));
       const added = (id: string) => median((pairs.get(id) ?? []).map((p) => p.addedP50));
       for (const [id, ps] of pairs) {
