@@ -3,6 +3,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerScoreCommands } from './commands/score.js';
 import { registerDemoCommand } from './commands/demo.js';
+import { registerRouteCommands } from './commands/route.js';
 import { cliError } from './errors.js';
 import { reportError } from './output.js';
 import { FERRY_VERSION } from './version.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerScoreCommands(program);
   registerDemoCommand(program);
+  registerRouteCommands(program);
   for (const sub of program.commands) inheritExitOverride(sub);
   return program;
 }

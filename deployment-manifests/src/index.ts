@@ -1,1 +1,8 @@
-export {};
+// Coded errors: the machinery (shared with @ferry/simulator) and this package's catalogue.
+export { FerryError, defineCatalogue, isFerryError, deploymentCatalogue } from './errors.js';
+export type { Catalogue, CatalogueEntry, ErrorCode, FerryErrorOptions } from './errors.js';
+// Routes and conditions (PROTOCOLS.md §6).
+export { compileRoute, compileCondition, isRouteText } from './routes/route.js';
+export type { CompiledRoute, CompiledCondition, RouteResult, RouteSink } from './routes/route.js';
+export { parseRouteMessage, parseRouteMessageText } from './routes/message.js';
+export type { RouteMessage } from './routes/message.js';

@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as builder from '@ferry/builder';
 import * as cli from '@ferry/cli';
+import * as deploymentManifests from '@ferry/deployment-manifests';
 import * as module from '@ferry/module';
 import * as simulator from '@ferry/simulator';
 
 /** Every `*Catalogue` export of every package that has one. */
 function catalogues(): Map<string, { status: number; hint: string; from: string }> {
   const codes = new Map<string, { status: number; hint: string; from: string }>();
-  for (const [pkg, exports] of Object.entries({ '@ferry/module': module, '@ferry/builder': builder, '@ferry/cli': cli, '@ferry/simulator': simulator })) {
+  for (const [pkg, exports] of Object.entries({ '@ferry/module': module, '@ferry/builder': builder, '@ferry/cli': cli, '@ferry/deployment-manifests': deploymentManifests, '@ferry/simulator': simulator })) {
     for (const [name, value] of Object.entries(exports)) {
       if (!name.endsWith('Catalogue') || typeof value !== 'object' || value === null) continue;
       for (const [code, entry] of Object.entries(value as Record<string, { status: number; hint: string }>)) {
