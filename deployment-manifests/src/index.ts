@@ -6,3 +6,7 @@ export { compileRoute, compileCondition, isRouteText } from './routes/route.js';
 export type { CompiledRoute, CompiledCondition, RouteResult, RouteSink } from './routes/route.js';
 export { parseRouteMessage, parseRouteMessageText } from './routes/message.js';
 export type { RouteMessage } from './routes/message.js';
+// Deployment manifests (PROTOCOLS.md §5).
+export { parseDeploymentManifest, parseDeploymentManifestText } from './manifest/parse-manifest.js';
+export { MAX_MODULES, DEFAULT_STORE_TTL_SECS, DEFAULT_ROUTE_PRIORITY } from './manifest/manifest-types.js';
+export type { DeploymentManifest, ManifestProblem, ManifestRoute, ModuleSpec, ModuleSettings, SystemModuleSpec, RegistryCredential, ModuleStatus, RestartPolicy, ImagePullPolicy, EnvValue } from './manifest/manifest-types.js';

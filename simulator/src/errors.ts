@@ -21,6 +21,19 @@ export const { catalogue: simulatorCatalogue, error: simulatorError } = defineCa
   FERRY_E_SIM_WORKSPACE_IO: { status: 500, hint: 'Check that the simulator workspace folder is writable and the disk is not full; the message names the file.' },
   FERRY_E_SIM_WORKLOAD_REQUEST_INVALID: { status: 400, hint: 'POST /modules/{module}/genid/{generationId}/sign takes JSON `{"keyId":"primary","algo":"HMACSHA256","data":"<base64>"}`; GET /trust-bundle takes no body.' },
   FERRY_E_SIM_WORKLOAD_ROUTE_NOT_FOUND: { status: 404, hint: 'The workload API answers GET /trust-bundle and POST /modules/{module}/genid/{generationId}/sign (with ?api-version=2018-06-28).' },
+  // Module launcher (simulator/src/launcher)
+  FERRY_E_SIM_MODULE_SPEC_INVALID: { status: 400, hint: 'Each module needs an id matching ^[a-zA-Z0-9_-]+$ (once), a startupOrder from 0 to 4294967295, a restartPolicy of never, on-failure, on-unhealthy or always, a status of running or stopped, string env values, and a non-empty command or image.' },
+  FERRY_E_SIM_MODULE_UNKNOWN: { status: 404, hint: '`ferry status` lists the modules the simulator runs.' },
+  FERRY_E_SIM_MODULE_START_FAILED: { status: 500, hint: 'Check that the module\'s command exists and is executable (it is run without a shell, so give the program and its arguments separately) and that its working directory exists.' },
+  FERRY_E_SIM_DOCKER_UNAVAILABLE: { status: 503, hint: 'Container modules need a Docker engine and the dockerode package; give the module a process entry (a command) in the solution file to run it without Docker.' },
+  FERRY_E_SIM_LAUNCHER_STATE: { status: 409, hint: 'A launcher starts one solution once; make a new launcher (or restart `ferry simulate`) to start another.' },
+  // Twins and methods (simulator/src/twins, simulator/src/methods)
+  FERRY_E_SIM_TWIN_PATCH_INVALID: { status: 400, hint: 'A twin patch is a JSON object; property names must not start with `$` nor hold `.`, spaces or control characters (at most 1 KB), strings are at most 4 KB, objects nest at most 10 levels; null deletes a property.' },
+  FERRY_E_SIM_TWIN_TOO_LARGE: { status: 413, hint: 'The desired and reported sections of a twin are at most 32 KB each (their JSON); store less in the twin, or delete properties with null.' },
+  FERRY_E_SIM_METHOD_REQUEST_INVALID: { status: 400, hint: 'A method call needs a method name without `/`, `#`, `+` or `?`, a JSON body `{"methodName", "payload", "responseTimeoutInSeconds", "connectTimeoutInSeconds"}` with timeouts of 0-300 s, and the header `x-ms-edge-moduleId: <device>/<module>`, as ModuleClient.invokeMethod sends.' },
+  FERRY_E_SIM_METHOD_PAYLOAD_TOO_LARGE: { status: 413, hint: 'A direct method\'s request and response payloads are at most 128 KB of JSON each; send less.' },
+  FERRY_E_SIM_METHOD_TARGET_OFFLINE: { status: 404, hint: 'The module is not connected or has not registered a method handler (onMethod) yet (IoT Hub\'s DeviceNotOnline); start it, or pass a connect timeout to wait for it.' },
+  FERRY_E_SIM_METHOD_TIMEOUT: { status: 504, hint: 'The module did not answer within the response timeout (IoT Hub\'s GatewayTimeout); check that its handler calls response.send, or raise the timeout (at most 300 s).' },
 });
 
 export type SimulatorErrorCode = keyof typeof simulatorCatalogue;

@@ -16,3 +16,22 @@ export type { WorkloadServerOptions } from './workload/workload-server.js';
 // Store-and-forward (simulator/src/store): its own public surface.
 export { MessageStore, storeCatalogue } from './store/index.js';
 export type { Delivery, EndpointStats, Message, MessageStoreOptions, QueuedMessage, StoreStats } from './store/index.js';
+// Module launcher (simulator/src/launcher): its own public surface.
+export { ModuleLauncher, DEFAULT_STARTUP_ORDER, planStart, planStop, planRestart, coolOffMs, validateModuleSpecs, DEFAULT_RESTART_OPTIONS } from './launcher/index.js';
+export type { ModuleSpec, ModuleRun, ProcessRun, ContainerRun, RestartPolicy, DesiredStatus, ModuleState, ModuleStatus, LauncherOptions, LauncherEvents, LogsOptions, LogLine, LogStream, LaunchStep, StartStep, StopStep, ExtraEnv, RestartOptions, RestartStep, ModuleExit, RunRecord } from './launcher/index.js';
+// Twins and direct methods (simulator/src/twins, simulator/src/methods; PROTOCOLS.md §3).
+export { TwinStore } from './twins/twin-store.js';
+export type { TwinProperties, DesiredChange, TwinStoreOptions } from './twins/twin-store.js';
+export { TwinService } from './twins/twin-service.js';
+export type { TwinRefusal, TwinServiceEvents } from './twins/twin-service.js';
+export { MAX_TWIN_SECTION_BYTES } from './twins/twin-document.js';
+export type { TwinSection } from './twins/twin-document.js';
+export { MethodService, MAX_METHOD_PAYLOAD_BYTES } from './methods/method-service.js';
+export type { MethodServiceOptions, InvokeOptions, MethodResult } from './methods/method-service.js';
+// Routing (simulator/src/router) and the local IoT Hub behind $upstream (simulator/src/upstream).
+export { Router } from './router/router.js';
+export type { RouterOptions, RouterStats, RouteStats, RouterEndpointStats } from './router/router.js';
+export { UPSTREAM_ENDPOINT, endpointName } from './router/route-table.js';
+export { LocalIotHub } from './upstream/local-iot-hub.js';
+export type { CloudMessage, CloudMessageFilter, LocalIotHubOptions, LocalIotHubEvents } from './upstream/local-iot-hub.js';
+export type { UpstreamSink, UpstreamMessage } from './upstream/upstream-sink.js';

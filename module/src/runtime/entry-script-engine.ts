@@ -10,6 +10,7 @@ import type { EntryContext, EntryScript } from './types.js';
 import type { ReadyInfo, WireItem, WireResult, WorkerSetup } from './worker-protocol.js';
 import { toWireError } from './worker-protocol.js';
 import { parseJsonBody, sessionOptions } from './worker-shared.js';
+import { inNative } from './native-guard.js';
 import type { JsonSchema } from '../openapi/service-schema.js';
 
 type Validate = ((v: unknown) => boolean) & { errors?: { instancePath: string; keyword: string; message?: string; params: Record<string, unknown> }[] | null };
@@ -25,6 +26,13 @@ export class EntryScriptEngine {
     this.#script = script;
     this.#context = context;
     this.#validate = validate;
+  }
+
+  /** Releases the sessions the script made through its context. */
+  async close(): Promise<void> {
+    const all = [...sessions];
+    sessions.clear();
+    await Promise.allSettled(all.map((s) => s.release()));
   }
 
   static async create(ort: typeof Ort, setup: WorkerSetup): Promise<EntryScriptEngine> {
@@ -106,6 +114,9 @@ async function importScript(file: string, code: string | undefined): Promise<Ent
   return holder as unknown as EntryScript;
 }
 
+/** Sessions an entry script made through `context.createSession`, released when the worker closes. */
+const sessions = new Set<Ort.InferenceSession>();
+
 function makeContext(ort: typeof Ort, setup: WorkerSetup): EntryContext {
   const models = setup.models;
   return Object.freeze({
@@ -115,8 +126,17 @@ function makeContext(ort: typeof Ort, setup: WorkerSetup): EntryContext {
     modelPath(name: string, version?: number): string {
       return findModel(models, name, version).path;
     },
-    createSession(path: string, options?: Ort.InferenceSession.SessionOptions) {
-      return ort.InferenceSession.create(path, sessionOptions(setup.threads, options));
+    async createSession(path: string, options?: Ort.InferenceSession.SessionOptions) {
+      const session = await inNative(() => ort.InferenceSession.create(path, sessionOptions(setup.threads, options)));
+      // The script's own runs and releases are native calls too (native-guard.ts).
+      const run = session.run.bind(session) as (...args: unknown[]) => Promise<Ort.InferenceSession.ReturnType>;
+      const release = session.release.bind(session);
+      Object.assign(session, {
+        run: (...args: unknown[]) => inNative(() => run(...args)),
+        release: () => { sessions.delete(session); return inNative(release); },
+      });
+      sessions.add(session);
+      return session;
     },
   });
 }

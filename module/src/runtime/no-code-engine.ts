@@ -11,6 +11,7 @@ import type { InputArray, TensorData } from './tensor-codec.js';
 import type { ReadyInfo, WireItem, WireResult, WorkerSetup } from './worker-protocol.js';
 import { BINARY_OUTPUT_TYPES, toWireError } from './worker-protocol.js';
 import { parseJsonBody, sessionOptions } from './worker-shared.js';
+import { inNative } from './native-guard.js';
 
 type Feeds = Record<string, TensorData>;
 type Decoded = { ok: true; feeds: Feeds; rows: number; binary: boolean } | { ok: false; result: WireResult };
@@ -40,7 +41,7 @@ export class NoCodeEngine {
     const file = setup.onnxFile as string;
     let session: Ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, sessionOptions(setup.threads));
+      session = await inNative(() => ort.InferenceSession.create(file, sessionOptions(setup.threads)));
     } catch (e) {
       throw scoringError('FERRY_E_MODEL_INVALID', `onnxruntime cannot load ${file}: ${(e as Error).message}`, { cause: e });
     }
@@ -50,11 +51,16 @@ export class NoCodeEngine {
     const outputs = session.outputMetadata.map((m) => toSignature(m, known?.outputs));
     for (const s of inputs) {
       if (s.kind !== 'tensor' || !NO_CODE_INPUT_TYPES.has(s.elementType)) {
-        await session.release();
+        await inNative(() => session.release());
         throw scoringError('FERRY_E_MODEL_UNSUPPORTED', `Input "${s.name}" of ${file} is ${s.kind === 'tensor' ? `a ${s.elementType} tensor` : `a ${s.kind}`}; no-code mode feeds tensors of ${[...NO_CODE_INPUT_TYPES].join(', ')}`);
       }
     }
     return new NoCodeEngine(ort, session, inputs, outputs, setup.maxBatchSize);
+  }
+
+  /** Releases the onnxruntime session. */
+  async close(): Promise<void> {
+    await inNative(() => this.#session.release());
   }
 
   get info(): ReadyInfo {
@@ -138,7 +144,7 @@ export class NoCodeEngine {
     const ortFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new this.#ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
     const t0 = performance.now();
-    const out = await this.#session.run(ortFeeds);
+    const out = await inNative(() => this.#session.run(ortFeeds));
     return { out, execMs: performance.now() - t0 };
   }
 

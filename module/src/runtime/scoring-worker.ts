@@ -8,10 +8,12 @@ import type { MainToWorker, WireResult, WorkerSetup, WorkerToMain } from './work
 import { toWireError } from './worker-protocol.js';
 import { NoCodeEngine } from './no-code-engine.js';
 import { EntryScriptEngine } from './entry-script-engine.js';
+import { useNativeFlags } from './native-guard.js';
 
 const port = parentPort;
 if (!port) throw new Error('scoring-worker.js runs as a worker thread only');
 const setup = workerData as WorkerSetup;
+useNativeFlags(setup.nativeFlags);
 
 function post(msg: WorkerToMain, transfer: ArrayBuffer[] = []): void {
   try {
@@ -31,6 +33,11 @@ async function start(): Promise<void> {
     return;
   }
   port?.on('message', (msg: MainToWorker) => {
+    if (msg.type === 'close') {
+      // Release native sessions while the thread is whole, then let it end on its own.
+      void engine.close().finally(() => port?.close());
+      return;
+    }
     void engine.process(msg.items).then((results) => {
       const transfer: ArrayBuffer[] = [];
       for (const r of results) if (r.ok) transfer.push(r.body.buffer as ArrayBuffer);

@@ -9,8 +9,9 @@ import { Worker } from 'node:worker_threads';
 import { scoringError } from '../errors.js';
 import type { FerryError } from '../errors.js';
 import type { ScoreResult, ScoringStats } from './types.js';
-import type { ReadyInfo, TensorInfo, WireItem, WireResult, WorkerSetup, WorkerToMain } from './worker-protocol.js';
+import type { MainToWorker, ReadyInfo, TensorInfo, WireItem, WireResult, WorkerSetup, WorkerToMain } from './worker-protocol.js';
 import { fromWireError } from './worker-protocol.js';
+import { createNativeFlags, terminateWorker } from './native-guard.js';
 
 export interface PoolLimits {
   workers: number;
@@ -36,6 +37,8 @@ interface Pending {
 
 interface Slot {
   worker: Worker | undefined;
+  /** The running worker's native-call flags (see native-guard.ts). */
+  flags: SharedArrayBuffer;
   state: 'starting' | 'idle' | 'busy' | 'down';
   job: { id: number; entries: Pending[] } | undefined;
   watchdog: NodeJS.Timeout | undefined;
@@ -78,7 +81,7 @@ export class WorkerPool {
   async start(): Promise<ReadyInfo> {
     const starts: Promise<ReadyInfo>[] = [];
     for (let i = 0; i < this.#limits.workers; i++) {
-      const slot: Slot = { worker: undefined, state: 'down', job: undefined, watchdog: undefined, restarts: 0 };
+      const slot: Slot = { worker: undefined, flags: createNativeFlags(), state: 'down', job: undefined, watchdog: undefined, restarts: 0 };
       this.#slots.push(slot);
       starts.push(this.#spawn(slot));
     }
@@ -88,7 +91,7 @@ export class WorkerPool {
       this.#batchable = info.batchable && this.#limits.maxBatchSize > 1;
       return info;
     } catch (e) {
-      await Promise.allSettled(this.#slots.map((s) => s.worker?.terminate()));
+      await Promise.allSettled(this.#slots.map((s) => (s.worker ? terminateWorker(s.worker, s.flags) : undefined)));
       for (const s of this.#slots) s.state = 'down';
       throw e;
     }
@@ -137,7 +140,7 @@ export class WorkerPool {
         const w = s.worker;
         s.state = 'down';
         s.worker = undefined;
-        await w?.terminate();
+        if (w) await closeWorker(w, s.flags);
       }));
     })();
     return this.#closing;
@@ -145,7 +148,9 @@ export class WorkerPool {
 
   #spawn(slot: Slot): Promise<ReadyInfo> {
     slot.state = 'starting';
-    const worker = new Worker(this.#script, { workerData: this.#setup });
+    slot.flags = createNativeFlags();
+    const flags = slot.flags;
+    const worker = new Worker(this.#script, { workerData: { ...this.#setup, nativeFlags: flags } satisfies WorkerSetup });
     slot.worker = worker;
     return new Promise<ReadyInfo>((resolve, reject) => {
       let ready = false;
@@ -163,7 +168,7 @@ export class WorkerPool {
             reject(fromWireError(msg.error));
             slot.worker = undefined;
             slot.state = 'down';
-            void worker.terminate();
+            void terminateWorker(worker, flags);
             return;
           case 'done':
             this.#finish(slot, msg.id, msg.results);
@@ -319,12 +324,13 @@ export class WorkerPool {
     const job = slot.job;
     if (!job || job.id !== id) return;
     const worker = slot.worker;
+    const flags = slot.flags;
     slot.worker = undefined;
     slot.job = undefined;
     slot.watchdog = undefined;
     this.#failJob(job.entries, () => scoringError('FERRY_E_SCORING_TIMEOUT', `The request was not answered within ${this.#limits.timeoutMs} ms`, { details: { timeoutMs: this.#limits.timeoutMs } }));
     slot.state = 'down';
-    void worker?.terminate().finally(() => this.#replace(slot));
+    void (worker ? terminateWorker(worker, flags) : Promise.resolve()).finally(() => this.#replace(slot));
   }
 
   #failJob(entries: Pending[], error: () => FerryError): void {
@@ -346,4 +352,25 @@ export class WorkerPool {
       d();
     }
   }
+}
+
+/** How long a worker may take to release its sessions and end before it is terminated. */
+const CLOSE_GRACE_MS = 5_000;
+
+/**
+ * Ends a worker that is not stuck: it releases its onnxruntime sessions and ends its thread itself
+ * (terminating a thread that still holds native sessions can abort the whole process when their
+ * finalizers run during the thread's teardown). terminate() only if it does not end in time.
+ */
+function closeWorker(worker: Worker, flags: SharedArrayBuffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { void terminateWorker(worker, flags).finally(resolve); }, CLOSE_GRACE_MS);
+    worker.once('exit', () => { clearTimeout(timer); resolve(); });
+    try {
+      worker.postMessage({ type: 'close' } satisfies MainToWorker);
+    } catch {
+      clearTimeout(timer);
+      void terminateWorker(worker, flags).finally(resolve);
+    }
+  });
 }

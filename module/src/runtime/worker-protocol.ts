@@ -23,6 +23,8 @@ export interface WorkerSetup {
   /** onnxruntime intra-op threads (undefined: onnxruntime's default). */
   threads?: number;
   maxBatchSize: number;
+  /** Per worker: the native-call flags of native-guard.ts. */
+  nativeFlags?: SharedArrayBuffer;
 }
 
 export type WireItem = (
@@ -56,7 +58,10 @@ export interface ReadyInfo {
   batchable: boolean;
 }
 
-export type MainToWorker = { type: 'job'; id: number; items: WireItem[] };
+export type MainToWorker =
+  | { type: 'job'; id: number; items: WireItem[] }
+  /** Release every onnxruntime session and end the thread: terminating a thread that still holds sessions can abort the process. */
+  | { type: 'close' };
 
 export type WorkerToMain =
   | { type: 'ready'; info: ReadyInfo }

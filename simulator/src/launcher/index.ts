@@ -1,0 +1,10 @@
+// The module launcher's public surface (issue 3 §6: running a solution's modules).
+export { ModuleLauncher } from './module-launcher.js';
+export type { LauncherEvents, LauncherOptions, LogsOptions, ModuleState, ModuleStatus } from './module-launcher.js';
+export { DEFAULT_STARTUP_ORDER } from './module-spec.js';
+export type { ContainerRun, DesiredStatus, ModuleRun, ModuleSpec, ProcessRun, RestartPolicy } from './module-spec.js';
+export { compareStartupOrder, planStart, planStop, validateModuleSpecs } from './launch-plan.js';
+export type { ExtraEnv, KeepStoppedStep, LaunchStep, StartContainerStep, StartProcessStep, StartStep, StopCandidate, StopStep } from './launch-plan.js';
+export { DEFAULT_RESTART_OPTIONS, coolOffMs, isFailure, planRestart } from './restart-policy.js';
+export type { ModuleExit, RestartDecision, RestartOptions, RestartStep, RunRecord, SettleDecision } from './restart-policy.js';
+export type { LogLine, LogStream } from './log-buffer.js';

@@ -1,0 +1,129 @@
+/**
+ * Delivers one module input endpoint's queue (issue 3 §2-3): in store order (highest priority first, then
+ * arrival), with a window of deliveries in flight, only while the module is connected; a message counts as
+ * delivered only on the module's PUBACK (deliverInput resolving), then it is acknowledged in the store.
+ *
+ * A session with clean=false keeps its unacknowledged deliveries across a reconnect (MQTT-4.4.0-1: aedes
+ * sends them again and deliverInput still resolves), so a disconnect alone rewinds nothing. A delivery that
+ * fails (the module is gone for good, its clean session replaced, not subscribed) stops the pump; once
+ * nothing is in flight the store is rewound, and the pump waits for the module to (re)connect or subscribe.
+ */
+import type { EdgeBroker, OutboundMessage } from '../broker/edge-broker.js';
+import type { MessageStore } from '../store/message-store.js';
+import type { Message } from '../store/store-types.js';
+
+export interface InputPumpOptions {
+  readonly endpoint: string;
+  readonly module: string;
+  readonly input: string;
+  readonly broker: EdgeBroker;
+  readonly store: MessageStore;
+  /** Deliveries in flight at most. */
+  readonly window: number;
+  /** Whether the module is connected now. */
+  readonly online: () => boolean;
+}
+
+export class InputPump {
+  readonly endpoint: string;
+  readonly module: string;
+  readonly #o: InputPumpOptions;
+  #inFlight = 0;
+  /** A delivery failed: send nothing until the in-flight ones settle and the store is rewound. */
+  #failed = false;
+  /** Waiting for the module to connect or subscribe (wake). */
+  #blocked = false;
+  #scheduled = false;
+  #acks: number[] = [];
+  #ackScheduled = false;
+  #closed = false;
+
+  constructor(options: InputPumpOptions) {
+    this.#o = options;
+    this.endpoint = options.endpoint;
+    this.module = options.module;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** New messages may be waiting. */
+  kick(): void {
+    if (this.#scheduled || this.#closed) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#run());
+  }
+
+  /** The module connected or subscribed (or a periodic retry): try again. */
+  wake(): void {
+    this.#blocked = false;
+    this.kick();
+  }
+
+  close(): void {
+    this.#closed = true;
+  }
+
+  #run(): void {
+    this.#scheduled = false;
+    if (this.#closed || this.#failed || this.#blocked || !this.#o.online()) return;
+    const room = this.#o.window - this.#inFlight;
+    if (room <= 0) return;
+    const batch = this.#o.store.next(this.endpoint, room);
+    for (const queued of batch) {
+      this.#inFlight++;
+      this.#o.broker.deliverInput(this.module, this.#o.input, outbound(queued.message)).then(
+        () => this.#delivered(queued.offset),
+        () => this.#failedDelivery(),
+      );
+    }
+  }
+
+  #delivered(offset: number): void {
+    this.#inFlight--;
+    if (this.#closed) return;
+    this.#acks.push(offset);
+    if (!this.#ackScheduled) {
+      // One store transaction for the PUBACKs of one event-loop turn.
+      this.#ackScheduled = true;
+      setImmediate(() => this.#flushAcks());
+    }
+    if (this.#failed && this.#inFlight === 0) this.#rewind();
+  }
+
+  #flushAcks(): void {
+    this.#ackScheduled = false;
+    if (this.#closed || this.#acks.length === 0) return;
+    const acks = this.#acks;
+    this.#acks = [];
+    this.#o.store.ack(this.endpoint, acks);
+    this.kick();
+  }
+
+  #failedDelivery(): void {
+    this.#inFlight--;
+    if (this.#closed) return;
+    this.#failed = true;
+    this.#blocked = true;
+    if (this.#inFlight === 0) this.#rewind();
+  }
+
+  #rewind(): void {
+    // Acknowledge what was delivered first, so the rewind hands out only what was not.
+    this.#flushAcks();
+    this.#o.store.rewind(this.endpoint);
+    this.#failed = false;
+  }
+}
+
+/** The stored message as the broker publishes it: properties and system properties kept; the broker turns
+ * connectionDeviceId/connectionModuleId into `$.cdid`/`$.cmid` (PROTOCOLS.md §3). */
+function outbound(message: Message): OutboundMessage {
+  const body = message.body;
+  return {
+    properties: message.properties,
+    systemProperties: message.systemProperties,
+    body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+  };
+}
