@@ -4,6 +4,7 @@ import { registerServeCommands } from './commands/serve.js';
 import { registerScoreCommands } from './commands/score.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerRouteCommands } from './commands/route.js';
+import { registerSimulateCommands } from './commands/simulate.js';
 import { cliError } from './errors.js';
 import { reportError } from './output.js';
 import { FERRY_VERSION } from './version.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerScoreCommands(program);
   registerDemoCommand(program);
   registerRouteCommands(program);
+  registerSimulateCommands(program);
   for (const sub of program.commands) inheritExitOverride(sub);
   return program;
 }

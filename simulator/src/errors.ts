@@ -21,6 +21,11 @@ export const { catalogue: simulatorCatalogue, error: simulatorError } = defineCa
   FERRY_E_SIM_WORKSPACE_IO: { status: 500, hint: 'Check that the simulator workspace folder is writable and the disk is not full; the message names the file.' },
   FERRY_E_SIM_WORKLOAD_REQUEST_INVALID: { status: 400, hint: 'POST /modules/{module}/genid/{generationId}/sign takes JSON `{"keyId":"primary","algo":"HMACSHA256","data":"<base64>"}`; GET /trust-bundle takes no body.' },
   FERRY_E_SIM_WORKLOAD_ROUTE_NOT_FOUND: { status: 404, hint: 'The workload API answers GET /trust-bundle and POST /modules/{module}/genid/{generationId}/sign (with ?api-version=2018-06-28).' },
+  // Running a solution (simulator/src/solution): the simulation and its control socket
+  FERRY_E_SIM_NOT_RUNNING: { status: 503, hint: 'Start it with `ferry simulate -d <deployment.json> [--name <name>]`, or pass the --name of a running simulation (and the same --workspace).' },
+  FERRY_E_SIM_ALREADY_RUNNING: { status: 409, hint: 'Stop the other simulation of that name first, or start this one under another --name (and other ports).' },
+  FERRY_E_SIM_SOLUTION_INVALID: { status: 400, hint: 'A solution file is JSON `{"modules": {"<module>": {"command": ["program", "arg", ...], "cwd": "<dir>"}}}`; command is a non-empty array of strings, cwd (optional) is relative to the solution file.' },
+  FERRY_E_SIM_CONTROL_REQUEST_INVALID: { status: 400, hint: 'The control socket answers GET /status, GET /logs/<module>, GET|PATCH /twins/<module>, POST /methods/<module>/<method>, GET /monitor and GET /modulecred/<module>, with JSON bodies; use the ferry commands (status, logs, twin, invoke, monitor).' },
   // Module launcher (simulator/src/launcher)
   FERRY_E_SIM_MODULE_SPEC_INVALID: { status: 400, hint: 'Each module needs an id matching ^[a-zA-Z0-9_-]+$ (once), a startupOrder from 0 to 4294967295, a restartPolicy of never, on-failure, on-unhealthy or always, a status of running or stopped, string env values, and a non-empty command or image.' },
   FERRY_E_SIM_MODULE_UNKNOWN: { status: 404, hint: '`ferry status` lists the modules the simulator runs.' },

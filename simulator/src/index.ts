@@ -35,3 +35,6 @@ export { UPSTREAM_ENDPOINT, endpointName } from './router/route-table.js';
 export { LocalIotHub } from './upstream/local-iot-hub.js';
 export type { CloudMessage, CloudMessageFilter, LocalIotHubOptions, LocalIotHubEvents } from './upstream/local-iot-hub.js';
 export type { UpstreamSink, UpstreamMessage } from './upstream/upstream-sink.js';
+// Running a solution (simulator/src/solution): Simulation, its control socket and the client the CLI uses.
+export { Simulation, DEFAULT_HUB_HOST_NAME, DEFAULT_DEVICE_ID, ControlServer, ControlClient, monitorEvent, readSolutionFile, parseSolution, simulationDir, controlSocketPath, DEFAULT_SIMULATION_NAME } from './solution/index.js';
+export type { SimulationOptions, SimulationStatus, SimulationModuleStatus, ControlTarget, ModuleCredentials, MonitorEvent, Solution, SolutionModule } from './solution/index.js';

@@ -36,7 +36,8 @@ interface PendingCall {
   readonly clientId: string;
   readonly resolve: (r: MethodResult) => void;
   readonly reject: (e: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** Set once the call reached the module; undefined while it is being published. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -101,15 +102,26 @@ export class MethodService {
     }
     const clientId = moduleId === undefined ? identities.deviceId : `${identities.deviceId}/${moduleId}`;
     const rid = `${this.#ridPrefix}${(++this.#counter).toString(16)}`;
-    // As JSON bytes: the broker would send a string payload as is, not as a JSON string.
-    await this.#publish(clientId, methodName, rid, Buffer.from(text), connectSecs);
-    return new Promise<MethodResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    // Listen for the answer before the call goes out: a quick module may answer before the publish resolves.
+    let settle!: { resolve: (r: MethodResult) => void; reject: (e: unknown) => void };
+    const answered = new Promise<MethodResult>((resolve, reject) => { settle = { resolve, reject }; });
+    const entry = { clientId, resolve: settle.resolve, reject: settle.reject, timer: undefined as NodeJS.Timeout | undefined };
+    this.#pending.set(rid, entry);
+    try {
+      // As JSON bytes: the broker would send a string payload as is, not as a JSON string.
+      await this.#publish(clientId, methodName, rid, Buffer.from(text), connectSecs);
+    } catch (e) {
+      this.#pending.delete(rid);
+      throw e;
+    }
+    // The response timeout counts from the moment the call reached the module (IoT Hub's responseTimeoutInSeconds).
+    if (this.#pending.has(rid)) {
+      entry.timer = setTimeout(() => {
         this.#pending.delete(rid);
-        reject(simulatorError('FERRY_E_SIM_METHOD_TIMEOUT', `${clientId} did not answer "${methodName}" within ${timeoutSecs} s.`, { details: { clientId, methodName, timeoutSecs } }));
+        settle.reject(simulatorError('FERRY_E_SIM_METHOD_TIMEOUT', `${clientId} did not answer "${methodName}" within ${timeoutSecs} s.`, { details: { clientId, methodName, timeoutSecs } }));
       }, timeoutSecs * 1000);
-      this.#pending.set(rid, { clientId, resolve, reject, timer });
-    });
+    }
+    return answered;
   }
 
   /**
