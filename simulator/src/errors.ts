@@ -21,6 +21,8 @@ export const { catalogue: simulatorCatalogue, error: simulatorError } = defineCa
   FERRY_E_SIM_WORKSPACE_IO: { status: 500, hint: 'Check that the simulator workspace folder is writable and the disk is not full; the message names the file.' },
   FERRY_E_SIM_WORKLOAD_REQUEST_INVALID: { status: 400, hint: 'POST /modules/{module}/genid/{generationId}/sign takes JSON `{"keyId":"primary","algo":"HMACSHA256","data":"<base64>"}`; GET /trust-bundle takes no body.' },
   FERRY_E_SIM_WORKLOAD_ROUTE_NOT_FOUND: { status: 404, hint: 'The workload API answers GET /trust-bundle and POST /modules/{module}/genid/{generationId}/sign (with ?api-version=2018-06-28).' },
+  FERRY_E_SIM_INJECT_INVALID: { status: 400, hint: 'POST /api/v1/messages takes JSON `{"inputName": "<input>", "data": "<body>"}` (optional "properties" object, "messageId", "correlationId", "userId" strings), as iotedgehubdev does; input names given to `ferry simulate -i` are 1-128 letters, digits, _ . -.' },
+  FERRY_E_SIM_INPUT_UNKNOWN: { status: 404, hint: 'Send to one of the inputs given to `ferry simulate -i <inputs>` (names are case-sensitive), or restart it with that input added.' },
   // Running a solution (simulator/src/solution): the simulation and its control socket
   FERRY_E_SIM_NOT_RUNNING: { status: 503, hint: 'Start it with `ferry simulate -d <deployment.json> [--name <name>]`, or pass the --name of a running simulation (and the same --workspace).' },
   FERRY_E_SIM_ALREADY_RUNNING: { status: 409, hint: 'Stop the other simulation of that name first, or start this one under another --name (and other ports).' },

@@ -38,3 +38,6 @@ export type { UpstreamSink, UpstreamMessage } from './upstream/upstream-sink.js'
 // Running a solution (simulator/src/solution): Simulation, its control socket and the client the CLI uses.
 export { Simulation, DEFAULT_HUB_HOST_NAME, DEFAULT_DEVICE_ID, ControlServer, ControlClient, monitorEvent, readSolutionFile, parseSolution, simulationDir, controlSocketPath, DEFAULT_SIMULATION_NAME } from './solution/index.js';
 export type { SimulationOptions, SimulationStatus, SimulationModuleStatus, ControlTarget, ModuleCredentials, MonitorEvent, Solution, SolutionModule } from './solution/index.js';
+// Single-module mode, compatible with iotedgehubdev (`ferry simulate -i`).
+export { SingleModuleSimulation, singleModuleManifest, parseInjectRequest, SINGLE_MODULE_ID, INJECTOR_MODULE_ID, DEFAULT_SINGLE_MODULE_PORT, MESSAGES_API_PATH } from './solution/single-module.js';
+export type { SingleModuleOptions, InjectRequest, InjectResult } from './solution/single-module.js';

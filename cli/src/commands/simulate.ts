@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseDeploymentManifestText } from '@ferry/deployment-manifests';
-import { ControlClient, DEFAULT_SIMULATION_NAME, Simulation, readSolutionFile, type ModuleCredentials, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
+import { ControlClient, DEFAULT_SIMULATION_NAME, DEFAULT_SINGLE_MODULE_PORT, SINGLE_MODULE_ID, Simulation, SingleModuleSimulation, monitorEvent, readSolutionFile, type ModuleCredentials, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
 import type { ModuleStatus } from '@ferry/simulator';
 import { action, type CommandContext } from '../context.js';
 import { cliError } from '../errors.js';
@@ -19,8 +19,16 @@ export function registerSimulateCommands(program: Command): void {
     .option('--solution <file>', 'JSON {"modules": {"<module>": {"command": [...], "cwd": "..."}}}: modules to run as local processes (the others are containers)')
     .option('--mqtt-port <port>', 'MQTT over TLS port (0 picks a free one)', '8883')
     .option('--https-port <port>', 'HTTPS / MQTT over WebSockets port, where module-to-module methods go (0 picks a free one)', '443')
-    .action(action(async (ctx, opts: { deployment?: string; name: string; solution?: string; mqttPort: string; httpsPort: string }) => {
-      if (opts.deployment === undefined) throw cliError('FERRY_E_USAGE', 'simulate needs -d <deployment.json> (or a subcommand: simulate modulecred)');
+    .option('-i, --inputs <list>', `single-module mode, as iotedgehubdev start -i: the module "${SINGLE_MODULE_ID}" with these inputs (comma-separated), started by hand with \`ferry simulate modulecred -m ${SINGLE_MODULE_ID}\`; POST {"inputName", "data"} to http://localhost:<port>/api/v1/messages; prints what the module sends`)
+    .option('--port <port>', `single-module mode: the messages API port (0 picks a free one; default ${DEFAULT_SINGLE_MODULE_PORT})`)
+    .action(action(async (ctx, opts: { deployment?: string; name: string; solution?: string; mqttPort: string; httpsPort: string; inputs?: string; port?: string }) => {
+      if (opts.inputs !== undefined) {
+        if (opts.deployment !== undefined || opts.solution !== undefined) throw cliError('FERRY_E_USAGE', 'simulate takes either -d <deployment.json> or -i <inputs> (single-module mode), not both');
+        await runSingleModule(ctx, { ...opts, inputs: opts.inputs });
+        return;
+      }
+      if (opts.port !== undefined) throw cliError('FERRY_E_USAGE', '--port is the messages API port of single-module mode: give -i <inputs> with it');
+      if (opts.deployment === undefined) throw cliError('FERRY_E_USAGE', 'simulate needs -d <deployment.json> or -i <inputs> (or a subcommand: simulate modulecred)');
       const manifest = parseDeploymentManifestText(readText(opts.deployment), opts.deployment);
       const solution = opts.solution === undefined ? undefined : readSolutionFile(opts.solution);
       const sim = await Simulation.start({
@@ -148,6 +156,43 @@ export function registerSimulateCommands(program: Command): void {
         process.off('SIGINT', stop).off('SIGTERM', stop);
       }
     }));
+}
+
+/** `ferry simulate -i`: iotedgehubdev's single-module mode (issue 3 §6); prints each message the module sends. */
+async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPort: string; httpsPort: string; inputs: string; port?: string }): Promise<void> {
+  const inputs = opts.inputs.split(',').map((i) => i.trim()).filter((i) => i !== '');
+  if (inputs.length === 0) throw cliError('FERRY_E_USAGE', '-i needs at least one input name, e.g. -i input1,input2');
+  const single = await SingleModuleSimulation.start({
+    workspace: ctx.workspace,
+    name: opts.name,
+    inputs,
+    port: opts.port === undefined ? DEFAULT_SINGLE_MODULE_PORT : integerOption(opts.port, '--port', 0, 65535),
+    mqttPort: integerOption(opts.mqttPort, '--mqtt-port', 0, 65535),
+    httpsPort: integerOption(opts.httpsPort, '--https-port', 0, 65535),
+  });
+  const event = (data: Record<string, unknown>, human: string): void => {
+    process.stdout.write(ctx.out.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+  };
+  const s = single.simulation.status();
+  const cred = single.moduleCredentials();
+  event({ event: 'listening', ...listening(s), inputs: single.inputs, messagesUrl: single.url, ...cred }, [
+    `single-module simulation "${s.name}": module ${single.moduleId}, inputs ${single.inputs.join(', ')}`,
+    `  MQTT over TLS  127.0.0.1:${s.mqttPort} (GatewayHostName ${s.gatewayHostName})`,
+    `  messages API   POST ${single.url}  {"inputName": "${single.inputs[0] ?? 'input1'}", "data": "hello world"}`,
+    '  start the module with:',
+    `EdgeHubConnectionString=${cred.EdgeHubConnectionString}`,
+    `EdgeModuleCACertificateFile=${cred.EdgeModuleCACertificateFile}`,
+  ].join('\n'));
+  const off = single.onOutput((m) => {
+    const e = monitorEvent(m);
+    const output = m.systemProperties['outputName'] ?? '';
+    event({ event: 'output', output, ...e }, `${m.moduleId ?? ''}/${output}: ${e.bodyBase64 === undefined ? e.body : `base64:${e.bodyBase64}`}`);
+  });
+  const signal = await untilSignal();
+  off();
+  event({ event: 'stopping', signal }, `${signal}: stopping the simulation`);
+  await single.stop();
+  event({ event: 'stopped' }, 'stopped');
 }
 
 function client(ctx: CommandContext, name: string): ControlClient {
