@@ -7,7 +7,7 @@ import { reportError } from '../output.js';
 
 /** `ferry route test` */
 export function registerRouteCommands(program: Command): void {
-  const route = program.command('route').description('work with IoT Edge routes and conditions (PROTOCOLS.md §6)');
+  const route = program.command('route').description('work with IoT Edge routes and conditions');
   route.command('test <route>')
     .description('evaluate a route (FROM ... INTO ...) or a bare condition against messages; prints {"result", "sink"} per message as JSON lines')
     .option('--message <m.json>', 'a JSON file holding one message {"properties", "systemProperties", "body"}')
