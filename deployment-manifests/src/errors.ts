@@ -73,7 +73,7 @@ export function defineCatalogue<const C extends Catalogue>(catalogue: C): {
  * Keep docs/errors.md ("Routes and manifests") in step: a test compares them.
  */
 export const { catalogue: deploymentCatalogue, error: deploymentError } = defineCatalogue({
-  FERRY_E_ROUTE_INVALID: { status: 400, hint: 'Fix the route at the line and column given (details.line, details.column); compare strings with strings and numbers with numbers (as_number(...) converts a property); the language is IoT Hub's routing query language as IoT Edge runs it.' },
+  FERRY_E_ROUTE_INVALID: { status: 400, hint: 'Fix the route at the line and column given (details.line, details.column); compare strings with strings and numbers with numbers (as_number(...) converts a property); the language is the IoT Hub routing query language as IoT Edge runs it.' },
   FERRY_E_ROUTE_MESSAGE_INVALID: { status: 400, hint: 'A message is a JSON object {"properties": {...}, "systemProperties": {...}, "body": <string or JSON value>} whose property values are strings.' },
   FERRY_E_MANIFEST_INVALID: { status: 400, hint: 'Fix the manifest at the JSON pointer given (details.pointer; for a route also details.line and details.column inside the route); details.errors lists every problem. The rules are those of SchemaStore\'s azure-iot-edge-deployment-2.0.json.' },
 });
