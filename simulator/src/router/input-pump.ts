@@ -11,6 +11,7 @@
 import type { EdgeBroker, OutboundMessage } from '../broker/edge-broker.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { Message } from '../store/store-types.js';
+import { EndpointPump } from './endpoint-pump.js';
 
 export interface InputPumpOptions {
   readonly endpoint: string;
@@ -24,55 +25,27 @@ export interface InputPumpOptions {
   readonly online: () => boolean;
 }
 
-export class InputPump {
-  readonly endpoint: string;
+export class InputPump extends EndpointPump {
   readonly module: string;
   readonly #o: InputPumpOptions;
-  #inFlight = 0;
   /** A delivery failed: send nothing until the in-flight ones settle and the store is rewound. */
   #failed = false;
-  /** Waiting for the module to connect or subscribe (wake). */
-  #blocked = false;
-  #scheduled = false;
   #acks: number[] = [];
   #ackScheduled = false;
-  #closed = false;
 
   constructor(options: InputPumpOptions) {
+    super(options.endpoint);
     this.#o = options;
-    this.endpoint = options.endpoint;
     this.module = options.module;
   }
 
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
-  /** New messages may be waiting. */
-  kick(): void {
-    if (this.#scheduled || this.#closed) return;
-    this.#scheduled = true;
-    setImmediate(() => this.#run());
-  }
-
-  /** The module connected or subscribed (or a periodic retry): try again. */
-  wake(): void {
-    this.#blocked = false;
-    this.kick();
-  }
-
-  close(): void {
-    this.#closed = true;
-  }
-
-  #run(): void {
-    this.#scheduled = false;
-    if (this.#closed || this.#failed || this.#blocked || !this.#o.online()) return;
-    const room = this.#o.window - this.#inFlight;
+  protected run(): void {
+    if (this.closed || this.#failed || this.blocked || !this.#o.online()) return;
+    const room = this.#o.window - this.inFlightCount;
     if (room <= 0) return;
     const batch = this.#o.store.next(this.endpoint, room);
     for (const queued of batch) {
-      this.#inFlight++;
+      this.inFlightCount++;
       this.#o.broker.deliverInput(this.module, this.#o.input, outbound(queued.message)).then(
         () => this.#delivered(queued.offset),
         () => this.#failedDelivery(),
@@ -81,20 +54,20 @@ export class InputPump {
   }
 
   #delivered(offset: number): void {
-    this.#inFlight--;
-    if (this.#closed) return;
+    this.inFlightCount--;
+    if (this.closed) return;
     this.#acks.push(offset);
     if (!this.#ackScheduled) {
       // One store transaction for the PUBACKs of one event-loop turn.
       this.#ackScheduled = true;
       setImmediate(() => this.#flushAcks());
     }
-    if (this.#failed && this.#inFlight === 0) this.#rewind();
+    if (this.#failed && this.inFlightCount === 0) this.#rewind();
   }
 
   #flushAcks(): void {
     this.#ackScheduled = false;
-    if (this.#closed || this.#acks.length === 0) return;
+    if (this.closed || this.#acks.length === 0) return;
     const acks = this.#acks;
     this.#acks = [];
     this.#o.store.ack(this.endpoint, acks);
@@ -102,11 +75,11 @@ export class InputPump {
   }
 
   #failedDelivery(): void {
-    this.#inFlight--;
-    if (this.#closed) return;
+    this.inFlightCount--;
+    if (this.closed) return;
     this.#failed = true;
-    this.#blocked = true;
-    if (this.#inFlight === 0) this.#rewind();
+    this.blocked = true;
+    if (this.inFlightCount === 0) this.#rewind();
   }
 
   #rewind(): void {
