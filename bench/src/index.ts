@@ -11,12 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { coldStartBench } from './cold-start.js';
 import { registerFolderBench } from './register-folder.js';
 import { serveBench } from './serve-bench.js';
+import { simulateBench } from './simulate-bench.js';
 import { meets, type BenchReport, type Benchmark } from './report.js';
 
 const benchmarks: Record<string, Benchmark> = {
   serve: serveBench,
   'cold-start': coldStartBench,
   register: registerFolderBench,
+  simulate: simulateBench,
 };
 
 function format(n: number): string {

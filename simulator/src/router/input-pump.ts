@@ -42,7 +42,8 @@ export class InputPump extends EndpointPump {
   protected run(): void {
     if (this.closed || this.#failed || this.blocked || !this.#o.online()) return;
     const room = this.#o.window - this.inFlightCount;
-    if (room <= 0) return;
+    // Refill in slices of a quarter window (one store read each) rather than one message per PUBACK.
+    if (room <= 0 || (this.inFlightCount > 0 && room < Math.max(1, this.#o.window >> 2))) return;
     const batch = this.#o.store.next(this.endpoint, room);
     for (const queued of batch) {
       this.inFlightCount++;
@@ -57,6 +58,8 @@ export class InputPump extends EndpointPump {
     this.inFlightCount--;
     if (this.closed) return;
     this.#acks.push(offset);
+    // The store hands out past its cursor, so refilling need not wait for the acknowledgements' commit.
+    this.kick();
     if (!this.#ackScheduled) {
       // One store transaction for the PUBACKs of one event-loop turn.
       this.#ackScheduled = true;

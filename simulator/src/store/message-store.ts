@@ -43,6 +43,14 @@ interface Endpoint {
   pending: number;
   /** Per priority, the last offset `next` handed out since open or `rewind`. */
   readonly cursor: number[];
+  /** Per priority, the highest offset ever queued (0: none): `next` skips a priority whose cursor reached it. */
+  readonly top: number[];
+  /** The priority of each offset handed out and not acknowledged yet, so `ack` deletes with one index seek. */
+  readonly handed: Map<number, number>;
+}
+
+function newEndpoint(id: number, pending: number): Endpoint {
+  return { id, pending, cursor: new Array<number>(PRIORITIES).fill(0), top: new Array<number>(PRIORITIES).fill(0), handed: new Map() };
 }
 
 export class MessageStore {
@@ -67,8 +75,15 @@ export class MessageStore {
     this.#sql = prepare(db);
     const counts = new Map<number, number>();
     for (const row of this.#sql.countQueues.all() as { endpoint_id: number; n: number }[]) counts.set(row.endpoint_id, row.n);
+    const byId = new Map<number, Endpoint>();
     for (const row of this.#sql.listEndpoints.all() as { id: number; name: string }[]) {
-      this.#endpoints.set(row.name, { id: row.id, pending: counts.get(row.id) ?? 0, cursor: new Array<number>(PRIORITIES).fill(0) });
+      const ep = newEndpoint(row.id, counts.get(row.id) ?? 0);
+      this.#endpoints.set(row.name, ep);
+      byId.set(row.id, ep);
+    }
+    for (const row of this.#sql.queueTops.all() as { endpoint_id: number; priority: number; top: number }[]) {
+      const ep = byId.get(row.endpoint_id);
+      if (ep && row.priority >= 0 && row.priority < PRIORITIES) ep.top[row.priority] = row.top;
     }
     this.#messageCount = (this.#sql.countMessages.get() as { n: number }).n;
     this.#earliestExpiry = this.#readEarliestExpiry();
@@ -134,8 +149,11 @@ export class MessageStore {
     const out: QueuedMessage[] = [];
     try {
       for (let p = 0; p < PRIORITIES && out.length < limit; p++) {
+        // Nothing was queued at this priority past the cursor: no query (most routes use one priority).
+        if ((ep.cursor[p] as number) >= (ep.top[p] as number)) continue;
         const rows = this.#sql.selectPage.all(ep.id, p, ep.cursor[p], limit - out.length) as QueueRow[];
         for (const row of rows) {
+          ep.handed.set(row.off, row.priority);
           out.push({
             offset: row.off,
             priority: row.priority,
@@ -175,7 +193,9 @@ export class MessageStore {
       this.#db.transaction(() => {
         let highest = 0;
         for (const offset of offsets) {
-          if (this.#sql.deleteQueueRow.run(ep.id, offset).changes === 0) continue;
+          const priority = ep.handed.get(offset);
+          const deleted = priority === undefined ? this.#sql.deleteQueueRow.run(ep.id, offset) : this.#sql.deleteQueueRowAt.run(ep.id, priority, offset);
+          if (deleted.changes === 0) continue;
           this.#release(offset);
           acked++;
           if (offset > highest) highest = offset;
@@ -185,6 +205,7 @@ export class MessageStore {
     } catch (cause) {
       throw wrapSqliteError(cause, `acknowledging messages of ${endpoint} in ${this.#file}`);
     }
+    for (const offset of offsets) ep.handed.delete(offset);
     ep.pending -= acked;
     return acked;
   }
@@ -276,6 +297,8 @@ export class MessageStore {
     this.#batch = [];
     const created = new Map<string, number>();
     const added = new Map<number, number>();
+    /** (endpoint id, priority, offset) of every queue row written, for the endpoints' `top`. */
+    const queued: number[] = [];
     const offsets: number[] = [];
     let earliest = Infinity;
     try {
@@ -290,6 +313,7 @@ export class MessageStore {
             }
             const expiresAt = item.at + Math.round((d.ttlSecs === 0 ? this.#defaultTtlSecs : d.ttlSecs) * 1000);
             this.#sql.insertQueueRow.run(id, d.priority, offset, expiresAt);
+            queued.push(id, d.priority, offset);
             added.set(id, (added.get(id) ?? 0) + 1);
             if (expiresAt < earliest) earliest = expiresAt;
           }
@@ -301,8 +325,17 @@ export class MessageStore {
       for (const item of batch) item.reject(error);
       return;
     }
-    for (const [name, id] of created) this.#endpoints.set(name, { id, pending: 0, cursor: new Array<number>(PRIORITIES).fill(0) });
-    for (const ep of this.#endpoints.values()) ep.pending += added.get(ep.id) ?? 0;
+    for (const [name, id] of created) this.#endpoints.set(name, newEndpoint(id, 0));
+    const byId = new Map<number, Endpoint>();
+    for (const ep of this.#endpoints.values()) {
+      ep.pending += added.get(ep.id) ?? 0;
+      byId.set(ep.id, ep);
+    }
+    for (let i = 0; i < queued.length; i += 3) {
+      const ep = byId.get(queued[i] as number);
+      const p = queued[i + 1] as number;
+      if (ep && (queued[i + 2] as number) > (ep.top[p] as number)) ep.top[p] = queued[i + 2] as number;
+    }
     this.#messageCount += batch.length;
     if (earliest < this.#earliestExpiry) this.#earliestExpiry = earliest;
     batch.forEach((item, i) => item.resolve(offsets[i] as number));
@@ -313,23 +346,35 @@ export class MessageStore {
     const now = this.#now();
     if (now < this.#earliestExpiry) return;
     const perEndpoint = new Map<number, number>();
+    const expired = new Map<number, number[]>();
     try {
       this.#db.transaction(() => {
         for (const row of this.#sql.deleteExpired.all(now) as { endpoint_id: number; off: number }[]) {
           this.#release(row.off);
           perEndpoint.set(row.endpoint_id, (perEndpoint.get(row.endpoint_id) ?? 0) + 1);
+          let list = expired.get(row.endpoint_id);
+          if (!list) expired.set(row.endpoint_id, (list = []));
+          list.push(row.off);
         }
         for (const [id, n] of perEndpoint) this.#sql.addExpired.run(n, id);
       })();
     } catch (cause) {
       throw wrapSqliteError(cause, `dropping expired messages from ${this.#file}`);
     }
-    for (const ep of this.#endpoints.values()) ep.pending -= perEndpoint.get(ep.id) ?? 0;
+    for (const ep of this.#endpoints.values()) {
+      ep.pending -= perEndpoint.get(ep.id) ?? 0;
+      for (const off of expired.get(ep.id) ?? []) ep.handed.delete(off); // handed out, never acknowledged
+    }
     this.#earliestExpiry = this.#readEarliestExpiry();
   }
 
   /** One endpoint no longer needs the message: delete it when none does (inside a transaction). */
   #release(offset: number): void {
+    // The last reference (most messages go to one endpoint): one statement deletes it.
+    if (this.#sql.deleteLastRef.run(offset).changes > 0) {
+      this.#messageCount--;
+      return;
+    }
     const row = this.#sql.releaseMessage.get(offset) as { refs: number } | undefined;
     if (row && row.refs <= 0) {
       this.#sql.deleteMessage.run(offset);
@@ -353,6 +398,9 @@ function prepare(db: Database.Database) {
       WHERE q.endpoint_id = ? AND q.priority = ? AND q.msg_offset > ? ORDER BY q.msg_offset LIMIT ?`),
     // The priority is not known at ack time: IN makes it ten index seeks, not a scan.
     deleteQueueRow: db.prepare('DELETE FROM queue WHERE endpoint_id = ? AND priority IN (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) AND msg_offset = ?'),
+    deleteQueueRowAt: db.prepare('DELETE FROM queue WHERE endpoint_id = ? AND priority = ? AND msg_offset = ?'),
+    queueTops: db.prepare('SELECT endpoint_id, priority, max(msg_offset) AS top FROM queue GROUP BY endpoint_id, priority'),
+    deleteLastRef: db.prepare('DELETE FROM messages WHERE msg_offset = ? AND refs <= 1'),
     deleteQueue: db.prepare('DELETE FROM queue WHERE endpoint_id = ? RETURNING msg_offset AS off'),
     deleteExpired: db.prepare('DELETE FROM queue WHERE expires_at <= ? RETURNING endpoint_id, msg_offset AS off'),
     releaseMessage: db.prepare('UPDATE messages SET refs = refs - 1 WHERE msg_offset = ? RETURNING refs'),
