@@ -60,7 +60,7 @@ describe('azure-iot-device against the simulator broker', () => {
     const client = track((await ModuleClient.fromEnvironment(Mqtt)) as ModuleClientType);
     await client.open();
     const connectMs = performance.now() - t0;
-    expect(edge.broker.isConnected(`${DEVICE}/scorer`)).toBe(true);
+    await until(() => edge.broker.isConnected(`${DEVICE}/scorer`), 2000, 'the connection'); // aedes readies a client just after its CONNACK
 
     const msg = new Message(JSON.stringify({ temperature: 21.5 }));
     msg.messageId = 'mid/1 é';

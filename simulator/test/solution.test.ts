@@ -33,7 +33,8 @@ beforeAll(async () => {
     solution: readSolutionFile(join(FIXTURES, 'solution.json')),
     mqttPort: 0,
     httpsPort: 0,
-    baseEnv: { ...process.env, SEND_COUNT: String(SEND_COUNT) },
+    // no engine here: `camera` (a container module) shows FERRY_E_SIM_DOCKER_UNAVAILABLE even where CI runs one
+    baseEnv: { ...process.env, SEND_COUNT: String(SEND_COUNT), DOCKER_HOST: 'unix:///nonexistent/ferry-no-docker.sock' },
     stopGraceMs: 3000,
   });
   control = ControlClient.forSimulation(workspace, 'unit');

@@ -43,7 +43,7 @@ beforeAll(async () => {
   ws = mkdtempSync(join(tmpdir(), 'ferry-cli-sim-'));
   child = spawn(process.execPath, [FERRY_BIN, '--workspace', ws, '--json', 'simulate', '-d', join(FIXTURES, 'deployment.json'),
     '--solution', join(FIXTURES, 'solution.json'), '--name', NAME, '--mqtt-port', '0', '--https-port', '0'], {
-    env: { ...process.env, SEND_COUNT: '400' },
+    env: { ...process.env, SEND_COUNT: '400', DOCKER_HOST: 'unix:///nonexistent/ferry-no-docker.sock' }, // no engine for `camera`
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { parseDeploymentManifestText } from '@ferry/deployment-manifests';
+import { parseLayeredDeployment, type FerryError } from '@ferry/deployment-manifests';
 import { ControlClient, DEFAULT_SIMULATION_NAME, DEFAULT_SINGLE_MODULE_PORT, SINGLE_MODULE_ID, Simulation, SingleModuleSimulation, monitorEvent, readSolutionFile, type ModuleCredentials, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
 import type { ModuleStatus } from '@ferry/simulator';
+import { DEFAULT_DASHBOARD_PORT } from '@ferry/simulator';
+import { IotHubUpstream, ManifestWatcher, type ManifestReloadResult } from '@ferry/simulator';
 import { action, type CommandContext } from '../context.js';
 import { cliError } from '../errors.js';
 import { table } from '../output.js';
@@ -21,7 +23,13 @@ export function registerSimulateCommands(program: Command): void {
     .option('--https-port <port>', 'HTTPS / MQTT over WebSockets port, where module-to-module methods go (0 picks a free one)', '443')
     .option('-i, --inputs <list>', `single-module mode, as iotedgehubdev start -i: the module "${SINGLE_MODULE_ID}" with these inputs (comma-separated), started by hand with \`ferry simulate modulecred -m ${SINGLE_MODULE_ID}\`; POST {"inputName", "data"} to http://localhost:<port>/api/v1/messages; prints what the module sends`)
     .option('--port <port>', `single-module mode: the messages API port (0 picks a free one; default ${DEFAULT_SINGLE_MODULE_PORT})`)
-    .action(action(async (ctx, opts: { deployment?: string; name: string; solution?: string; mqttPort: string; httpsPort: string; inputs?: string; port?: string }) => {
+    .option('--dashboard-port <port>', `the dashboard page's port on 127.0.0.1 (0 picks a free one; default ${DEFAULT_DASHBOARD_PORT}, or a free one when that is taken)`)
+    .option('--no-dashboard', 'serve no dashboard page')
+    .option('--layer <layer.json>', 'a layered deployment merged onto -d, as IoT Hub does (repeatable; later layers win)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--no-watch', 'do not reload routes and twins when the -d or --layer files change')
+    .option('--iothub <connection string>', "send $upstream to a real IoT Hub as this device (HostName=...;DeviceId=...;SharedAccessKey=...) instead of the simulator's local hub")
+    .option('--iothub-ca <ca.pem>', 'a CA certificate file to trust for --iothub (a private hub or gateway)')
+    .action(action(async (ctx, opts: { deployment?: string; name: string; solution?: string; mqttPort: string; httpsPort: string; inputs?: string; port?: string; dashboard: boolean; dashboardPort?: string; layer: string[]; watch: boolean; iothub?: string; iothubCa?: string }) => {
       if (opts.inputs !== undefined) {
         if (opts.deployment !== undefined || opts.solution !== undefined) throw cliError('FERRY_E_USAGE', 'simulate takes either -d <deployment.json> or -i <inputs> (single-module mode), not both');
         await runSingleModule(ctx, { ...opts, inputs: opts.inputs });
@@ -29,8 +37,11 @@ export function registerSimulateCommands(program: Command): void {
       }
       if (opts.port !== undefined) throw cliError('FERRY_E_USAGE', '--port is the messages API port of single-module mode: give -i <inputs> with it');
       if (opts.deployment === undefined) throw cliError('FERRY_E_USAGE', 'simulate needs -d <deployment.json> or -i <inputs> (or a subcommand: simulate modulecred)');
-      const manifest = parseDeploymentManifestText(readText(opts.deployment), opts.deployment);
+      const deployment = opts.deployment;
+      const sources = [deployment, ...opts.layer].map((file) => ({ file, text: readText(file) }));
+      const manifest = parseLayeredDeployment(sources[0]!, sources.slice(1));
       const solution = opts.solution === undefined ? undefined : readSolutionFile(opts.solution);
+      const upstream = opts.iothub === undefined ? undefined : IotHubUpstream.create({ connectionString: opts.iothub, ...(opts.iothubCa === undefined ? {} : { caFile: opts.iothubCa }) });
       const sim = await Simulation.start({
         workspace: ctx.workspace,
         name: opts.name,
@@ -38,6 +49,11 @@ export function registerSimulateCommands(program: Command): void {
         ...(solution ? { solution } : {}),
         mqttPort: integerOption(opts.mqttPort, '--mqtt-port', 0, 65535),
         httpsPort: integerOption(opts.httpsPort, '--https-port', 0, 65535),
+        ...dashboardOption(opts),
+        ...(upstream ? { upstream } : {}),
+      }).catch(async (e: unknown) => {
+        await upstream?.close();
+        throw e;
       });
       const event = (data: Record<string, unknown>, human: string): void => {
         process.stdout.write(ctx.out.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
@@ -49,13 +65,20 @@ export function registerSimulateCommands(program: Command): void {
         `  HTTPS / wss    ${s.httpsPort === null ? 'off' : `127.0.0.1:${s.httpsPort}`}`,
         `  CA certificate ${s.caCertificateFile}`,
         `  control socket ${s.controlSocket}`,
+        `  dashboard      ${s.dashboardUrl ?? 'off'}`,
+        ...(upstream ? [`  upstream       IoT Hub ${upstream.hostName} as device ${upstream.deviceId}`] : []),
       ].join('\n'));
+      const watcher = opts.watch ? ManifestWatcher.watch(sim, { deployment, layers: opts.layer, appliedTexts: sources.map((x) => x.text) }) : undefined;
+      watcher?.on('reloaded', (r: ManifestReloadResult) => event({ event: 'reloaded', ...r }, reloadLine(r)));
+      watcher?.on('invalid', (e: FerryError) => event({ event: 'invalid-manifest', error: e.toJSON() }, `${e.code}: ${e.message} (still running the previous manifest)`));
       const onState = (m: ModuleStatus): void => event({ event: 'module', ...m }, moduleLine(m));
       for (const m of s.modules) onState(m);
       sim.launcher.on('state', onState);
       const signal = await untilSignal();
       event({ event: 'stopping', signal }, `${signal}: stopping the modules and the simulation`);
+      watcher?.close();
       await sim.stop();
+      await upstream?.close();
       sim.launcher.off('state', onState);
       event({ event: 'stopped' }, 'stopped');
     }));
@@ -159,7 +182,7 @@ export function registerSimulateCommands(program: Command): void {
 }
 
 /** `ferry simulate -i`: iotedgehubdev's single-module mode (issue 3 §6); prints each message the module sends. */
-async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPort: string; httpsPort: string; inputs: string; port?: string }): Promise<void> {
+async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPort: string; httpsPort: string; inputs: string; port?: string; dashboard: boolean; dashboardPort?: string }): Promise<void> {
   const inputs = opts.inputs.split(',').map((i) => i.trim()).filter((i) => i !== '');
   if (inputs.length === 0) throw cliError('FERRY_E_USAGE', '-i needs at least one input name, e.g. -i input1,input2');
   const single = await SingleModuleSimulation.start({
@@ -169,6 +192,7 @@ async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPo
     port: opts.port === undefined ? DEFAULT_SINGLE_MODULE_PORT : integerOption(opts.port, '--port', 0, 65535),
     mqttPort: integerOption(opts.mqttPort, '--mqtt-port', 0, 65535),
     httpsPort: integerOption(opts.httpsPort, '--https-port', 0, 65535),
+    ...dashboardOption(opts),
   });
   const event = (data: Record<string, unknown>, human: string): void => {
     process.stdout.write(ctx.out.json ? `${JSON.stringify(data)}\n` : `${human}\n`);
@@ -178,6 +202,7 @@ async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPo
   event({ event: 'listening', ...listening(s), inputs: single.inputs, messagesUrl: single.url, ...cred }, [
     `single-module simulation "${s.name}": module ${single.moduleId}, inputs ${single.inputs.join(', ')}`,
     `  MQTT over TLS  127.0.0.1:${s.mqttPort} (GatewayHostName ${s.gatewayHostName})`,
+    `  dashboard      ${s.dashboardUrl ?? 'off'}`,
     `  messages API   POST ${single.url}  {"inputName": "${single.inputs[0] ?? 'input1'}", "data": "hello world"}`,
     '  start the module with:',
     `EdgeHubConnectionString=${cred.EdgeHubConnectionString}`,
@@ -193,6 +218,12 @@ async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPo
   event({ event: 'stopping', signal }, `${signal}: stopping the simulation`);
   await single.stop();
   event({ event: 'stopped' }, 'stopped');
+}
+
+/** `--no-dashboard`: none; `--dashboard-port`: that port; neither: Simulation's default. */
+function dashboardOption(opts: { dashboard: boolean; dashboardPort?: string }): { dashboardPort?: number | null } {
+  if (!opts.dashboard) return { dashboardPort: null };
+  return opts.dashboardPort === undefined ? {} : { dashboardPort: integerOption(opts.dashboardPort, '--dashboard-port', 0, 65535) };
 }
 
 function client(ctx: CommandContext, name: string): ControlClient {
@@ -224,6 +255,11 @@ function monitorDocument(e: MonitorEvent, withProperties: boolean): { event: Rec
 function listening(s: SimulationStatus): Record<string, unknown> {
   const { modules: _m, routes: _r, endpoints: _e, ...rest } = s;
   return rest;
+}
+
+function reloadLine(r: ManifestReloadResult): string {
+  const parts = [`routes ${r.routes.join(', ') || '(none)'}`, r.added.length ? `added ${r.added.join(', ')} (not started: restart to run them)` : '', r.removed.length ? `removed ${r.removed.join(', ')} (stopped)` : '', r.changed.length ? `changed ${r.changed.join(', ')} (not restarted)` : ''];
+  return `manifest reloaded: ${parts.filter(Boolean).join('; ')}`;
 }
 
 function moduleLine(m: ModuleStatus): string {

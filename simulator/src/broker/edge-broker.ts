@@ -13,6 +13,7 @@ import { simulatorError } from '../errors.js';
 import type { IdentityStore } from '../identity/identity-store.js';
 import { checkConnect } from './client-auth.js';
 import { messageSize } from './property-bag.js';
+import { SessionStore } from './session-store.js';
 import { checkPublish, desiredPatchTopic, inputTopic, methodRequestTopic, subscriptionAllowed, twinResponseTopic } from './topics.js';
 import type { ClientIdentity, ClientMessageKind } from './topics.js';
 
@@ -98,6 +99,11 @@ export interface EdgeBrokerOptions {
   /** Other requests on the gateway's HTTPS port (module-to-module methods come later); default 404. */
   onHttpsRequest?: (req: IncomingMessage, res: ServerResponse) => void;
   maxMessageBytes?: number;
+  /**
+   * A file keeping the subscriptions of clean=false sessions across broker restarts (session-store.ts);
+   * absent: they live in memory only.
+   */
+  sessionFile?: string;
   /** Clock for token expiry, ms since the epoch. */
   now?: () => number;
 }
@@ -142,6 +148,7 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
   #httpsServer: HttpsServer | undefined;
   #wss: WebSocketServer | undefined;
   #closed = false;
+  #sessions: SessionStore | undefined;
 
   private constructor(options: EdgeBrokerOptions) {
     super();
@@ -166,6 +173,7 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
   static async start(options: EdgeBrokerOptions): Promise<EdgeBroker> {
     const broker = new EdgeBroker(options);
     await broker.#aedes.listen();
+    if (options.sessionFile !== undefined) await broker.#restoreSessions(options.sessionFile);
     broker.#wire();
     try {
       await broker.#listen();
@@ -274,6 +282,13 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
     return Object.keys(subs).some((f) => f.startsWith(prefix)) ? client : undefined;
   }
 
+  /** Loads the stored clean=false sessions into aedes' persistence, which restores them at CONNECT. */
+  async #restoreSessions(file: string): Promise<void> {
+    this.#sessions = SessionStore.open(file);
+    const persistence = (this.#aedes as unknown as { persistence: { addSubscriptions(client: { id: string }, subs: readonly { topic: string; qos: number }[]): Promise<unknown> } }).persistence;
+    for (const s of this.#sessions.sessions()) await persistence.addSubscriptions({ id: s.clientId }, s.subscriptions);
+  }
+
   #wire(): void {
     const aedes = this.#aedes;
     aedes.on('clientReady', (client) => {
@@ -288,6 +303,7 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
           }
         }
         this.#cleanInflight.set(client, []);
+        this.#sessions?.drop(client.id);
       }
       this.#live.set(client.id, client);
       const expiresAt = this.#expiry.get(client);
@@ -323,6 +339,9 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
       const p = this.#pending.get(counter);
       this.#pending.delete(counter);
       p?.resolve();
+    });
+    aedes.on('unsubscribe', (topics, client) => {
+      if (!client.clean) this.#sessions?.unsubscribe(client.id, topics);
     });
     aedes.on('subscribe', (subs, client) => {
       const topics = subs.filter((sub) => (sub.qos as number) !== 128).map((sub) => sub.topic);
@@ -361,7 +380,10 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
       return;
     }
     // IoT Hub grants at most QoS 1.
-    callback(null, { ...sub, qos: sub.qos > 1 ? 1 : sub.qos });
+    const qos = sub.qos > 1 ? 1 : (sub.qos as 0 | 1);
+    // Kept before the SUBACK, so a session restored after a crash has every subscription it was granted.
+    if (!client.clean) this.#sessions?.subscribe(client.id, { topic: sub.topic, qos });
+    callback(null, { ...sub, qos });
   }
 
   #authorizeForward(_client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
@@ -441,6 +463,8 @@ export class EdgeBroker extends EventEmitter<EdgeBrokerEvents> {
     };
     this.#tlsServer = createTlsServer({ cert: tls.serverCertPem, key: tls.serverKeyPem, minVersion: 'TLSv1.2' }, (socket) => {
       track(socket);
+      // A PUBACK is one small packet the client waits for: Nagle would hold it back behind the last one.
+      socket.setNoDelay(true);
       this.#aedes.handle(socket);
     });
     this.#tlsServer.on('tlsClientError', () => undefined);

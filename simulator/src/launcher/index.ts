@@ -8,3 +8,9 @@ export type { ExtraEnv, KeepStoppedStep, LaunchStep, StartContainerStep, StartPr
 export { DEFAULT_RESTART_OPTIONS, coolOffMs, isFailure, planRestart } from './restart-policy.js';
 export type { ModuleExit, RestartDecision, RestartOptions, RestartStep, RunRecord, SettleDecision } from './restart-policy.js';
 export type { LogLine, LogStream } from './log-buffer.js';
+export { containerName, planContainer } from './container-config.js';
+export type { ContainerPlan, ContainerScope } from './container-config.js';
+export { connectDockerEngine, locateDockerEngine, removeLeftoverContainers } from './container-engine.js';
+export type { DockerAddress } from './container-engine.js';
+export { ProcessRegistry, endRecordedProcess, processStartTime } from './process-registry.js';
+export type { LeftoverOutcome, RecordedProcess } from './process-registry.js';

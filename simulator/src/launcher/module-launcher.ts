@@ -5,13 +5,17 @@
 import { EventEmitter } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import type { FerryError } from '@ferry/deployment-manifests';
+import type Docker from 'dockerode';
+import { isFerryError, type FerryError } from '@ferry/deployment-manifests';
 import { simulatorError } from '../errors.js';
 import { compareStartupOrder, planStart, planStop, type ExtraEnv, type LaunchStep, type StartContainerStep, type StartProcessStep, type StartStep } from './launch-plan.js';
 import { LogBuffer, type LogLine, type LogStream } from './log-buffer.js';
 import { ModuleProcess, type ProcessEnding } from './module-process.js';
 import type { DesiredStatus, ModuleSpec, RestartPolicy } from './module-spec.js';
 import { DEFAULT_RESTART_OPTIONS, planRestart, type RestartOptions } from './restart-policy.js';
+import { planContainer, type ContainerScope } from './container-config.js';
+import { connectDockerEngine, locateDockerEngine, removeLeftoverContainers } from './container-engine.js';
+import { ModuleContainer, type ContainerEnding } from './container-run.js';
 
 /**
  * `starting`: being launched; `running`: its process runs; `backoff`: ended, waiting to be restarted;
@@ -31,6 +35,8 @@ export interface ModuleStatus {
   readonly startupOrder: number | null;
   /** The running process's id (the leader of its process group). */
   readonly pid: number | null;
+  /** A container module's container name while its container exists. */
+  readonly container: string | null;
   /** Restarts performed by the restart policy since the launcher started. */
   readonly restarts: number;
   readonly exitCode: number | null;
@@ -54,6 +60,12 @@ export interface LauncherOptions {
   readonly restart?: Partial<RestartOptions>;
   /** The environment modules inherit under their own (default: this process's). */
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Which simulation container modules belong to (their names and labels; the leftovers of an earlier
+   * run of the same scope are removed before the first container starts). The engine is found from
+   * DOCKER_HOST in `baseEnv`, else /var/run/docker.sock.
+   */
+  readonly containers?: ContainerScope;
 }
 
 export interface LogsOptions {
@@ -81,6 +93,7 @@ interface ModuleRecord {
   step: StartStep | undefined;
   state: ModuleState;
   process: ModuleProcess | undefined;
+  container: ModuleContainer | undefined;
   /** Settles when the current launch has been performed. */
   launching: Promise<void> | undefined;
   /** Settles when the current run's ending has been handled. */
@@ -107,6 +120,8 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
   readonly #stopGraceMs: number;
   readonly #restart: RestartOptions;
   readonly #baseEnv: Record<string, string>;
+  readonly #scope: ContainerScope;
+  #docker: Promise<Docker> | undefined;
   #started = false;
   #closed = false;
 
@@ -118,6 +133,7 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
     this.#restart = { ...DEFAULT_RESTART_OPTIONS, ...Object.fromEntries(given) };
     this.#baseEnv = Object.fromEntries(Object.entries(options.baseEnv ?? process.env).filter((e): e is [string, string] => e[1] !== undefined));
     this.#logDir = options.logDir;
+    this.#scope = options.containers ?? { simulation: 'launcher', scope: options.logDir ?? `pid-${process.pid}` };
     if (this.#logDir !== undefined) {
       try {
         mkdirSync(this.#logDir, { recursive: true });
@@ -240,14 +256,77 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
     if (!proc.running) await record.run;
   }
 
+  /**
+   * One run of a container module (container-run.ts). A module that cannot be started (no engine, the
+   * image missing, the engine refusing the container) is `failed` and not restarted: none of these mends
+   * itself within a backoff. Once it ran, its ending goes through the restart policy like a process's.
+   */
   async #launchContainer(record: ModuleRecord, step: StartContainerStep): Promise<void> {
-    // Containers need dockerode and a reachable Docker engine; neither is part of this build.
-    const error = simulatorError('FERRY_E_SIM_DOCKER_UNAVAILABLE', `no Docker engine reachable to start module "${record.id}" (image ${step.image})`, {
-      details: { module: record.id, image: step.image },
-    });
-    record.error = { code: error.code, message: error.message };
-    this.#log(record, 'launcher', error.message);
-    this.#set(record, 'failed');
+    record.error = null;
+    record.nextRestartAt = undefined;
+    this.#set(record, 'starting');
+    let run: ModuleContainer;
+    try {
+      const plan = planContainer(this.#scope, step);
+      const docker = await this.#engine(record);
+      for (const warning of plan.warnings) {
+        this.#log(record, 'launcher', `${warning.code}: ${warning.message}`);
+        this.emit('warning', warning);
+      }
+      run = await ModuleContainer.launch({ docker, plan, moduleId: record.id, onLine: (stream, text) => this.#log(record, stream, text) });
+    } catch (e) {
+      const error = isFerryError(e) ? e : simulatorError('FERRY_E_SIM_CONTAINER_FAILED', `Cannot run module "${record.id}" (image ${step.image}): ${(e as Error).message}`, {
+        cause: e, details: { module: record.id, image: step.image },
+      });
+      record.error = { code: error.code, message: error.message };
+      this.#log(record, 'launcher', `${error.code}: ${error.message}`);
+      this.#set(record, 'failed');
+      return;
+    }
+    const startedAt = Date.now();
+    record.startedAt = startedAt;
+    record.exitCode = null;
+    record.signal = null;
+    record.exitedAt = undefined;
+    record.container = run;
+    this.#log(record, 'launcher', `started container ${run.name} (image ${step.image})${run.pid === undefined ? '' : ` as pid ${String(run.pid)}`}`);
+    this.#set(record, 'running');
+    record.run = run.ended.then((ending) => this.#containerEnded(record, ending, startedAt));
+  }
+
+  /** The Docker engine, reached once; its first use removes the containers an earlier run of this scope left. */
+  #engine(record: ModuleRecord): Promise<Docker> {
+    if (!this.#docker) {
+      const connecting = (async () => {
+        const docker = await connectDockerEngine(locateDockerEngine(this.#baseEnv));
+        const removed = await removeLeftoverContainers(docker, this.#scope);
+        if (removed.length > 0) this.#log(record, 'launcher', `removed containers left by an earlier run: ${removed.join(', ')}`);
+        return docker;
+      })();
+      this.#docker = connecting;
+      // Not reached: try again at the next container start.
+      connecting.catch(() => { if (this.#docker === connecting) this.#docker = undefined; });
+    }
+    return this.#docker;
+  }
+
+  #containerEnded(record: ModuleRecord, ending: ContainerEnding, startedAt: number): void {
+    record.container = undefined;
+    if (ending.error) {
+      record.error = { code: ending.error.code, message: ending.error.message };
+      this.#log(record, 'launcher', `${ending.error.code}: ${ending.error.message}`);
+    }
+    this.#ended(record, { code: ending.code, signal: null }, startedAt);
+  }
+
+  async #stopContainer(record: ModuleRecord, run: ModuleContainer): Promise<void> {
+    this.#log(record, 'launcher', `stopping: docker stop ${run.name} (${this.#stopGraceMs} ms grace), then removing it`);
+    try {
+      await run.stop(this.#stopGraceMs);
+    } catch (e) {
+      this.#log(record, 'launcher', `docker stop failed: ${(e as Error).message}`);
+    }
+    await record.run;
   }
 
   #ended(record: ModuleRecord, ending: ProcessEnding, startedAt: number): void {
@@ -298,6 +377,10 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
       return;
     }
     await record.launching;
+    if (record.container) {
+      await this.#stopContainer(record, record.container);
+      return;
+    }
     const proc = record.process;
     if (!proc) return;
     this.#log(record, 'launcher', `stopping: SIGTERM to pid ${String(proc.pid)}`);
@@ -326,6 +409,7 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
       step: undefined,
       state: 'stopped',
       process: undefined,
+      container: undefined,
       launching: undefined,
       run: undefined,
       timer: undefined,
@@ -379,7 +463,8 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
       desiredStatus: r.desiredStatus,
       restartPolicy: r.restartPolicy,
       startupOrder: r.startupOrder ?? null,
-      pid: r.process?.pid ?? null,
+      pid: r.process?.pid ?? r.container?.pid ?? null,
+      container: r.container?.name ?? null,
       restarts: r.restarts,
       exitCode: r.exitCode,
       signal: r.signal,
@@ -392,5 +477,5 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
 }
 
 function isLive(r: ModuleRecord): boolean {
-  return r.process !== undefined || r.timer !== undefined || r.state === 'starting';
+  return r.process !== undefined || r.container !== undefined || r.timer !== undefined || r.state === 'starting';
 }

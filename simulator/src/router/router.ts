@@ -8,11 +8,11 @@
  *   no route uses any more keeps being delivered (a module that still connects gets its messages) until its
  *   queue is empty, by delivery or expiry; then it is removed from the store.
  */
-import type { DeploymentManifest, RouteMessage } from '@ferry/deployment-manifests';
+import { DEFAULT_ROUTE_PRIORITY, type DeploymentManifest, type RouteMessage } from '@ferry/deployment-manifests';
 import type { ClientConnection, ClientMessage, EdgeBroker } from '../broker/edge-broker.js';
 import type { MessageStore } from '../store/message-store.js';
 import { storeError } from '../store/errors.js';
-import type { EndpointStats } from '../store/store-types.js';
+import type { EndpointStats, Message } from '../store/store-types.js';
 import type { UpstreamSink } from '../upstream/upstream-sink.js';
 import { InputPump } from './input-pump.js';
 import { RateMeter } from './rate-meter.js';
@@ -63,6 +63,15 @@ export interface RouterStats {
   readonly unrouted: number;
 }
 
+/** A message the router stored (routed, or enqueued straight to an input), for `onAccepted` listeners. */
+export interface AcceptedMessage {
+  /** Where it came from: `/messages/events` (device telemetry), `/messages/modules/<m>/outputs/<o>`, or `enqueueInput`'s `source`. */
+  readonly source: string;
+  readonly message: Message;
+  /** The endpoints it was queued for. */
+  readonly endpoints: readonly string[];
+}
+
 type Pump = InputPump | UpstreamPump;
 
 export class Router {
@@ -80,6 +89,8 @@ export class Router {
   readonly #timer: NodeJS.Timeout;
   readonly #listeners: { onConnect: (c: ClientConnection) => void; onDisconnect: (c: ClientConnection) => void; onSubscribe: (s: { clientId: string }) => void };
   #closed = false;
+  /** onAccepted listeners; the hot path only checks the length. */
+  #taps: ReadonlyArray<(m: AcceptedMessage) => void> = [];
 
   private constructor(options: RouterOptions) {
     this.#broker = options.broker;
@@ -142,7 +153,35 @@ export class Router {
     const stored = { properties: message.properties, systemProperties: message.systemProperties, body: message.body, enqueuedAt: this.#now() };
     return this.#store.append(stored, plan.deliveries).then(() => {
       for (const d of plan.deliveries) this.#pump(d.endpoint)?.kick();
+      if (this.#taps.length !== 0) this.#tap(sourceOf(message), stored, plan.deliveries.map((d) => d.endpoint));
     });
+  }
+
+  /**
+   * Queues a message straight for a module input (`/modules/<module>/inputs/<input>`), durably, as if a route
+   * had sent it there (default priority 9, the store's default time to live); resolves once it is stored.
+   * The caller gives the system properties the module should see (connectionDeviceId/connectionModuleId
+   * become `$.cdid`/`$.cmid`, PROTOCOLS.md §3). Counted in `accepted`, not in any route.
+   */
+  enqueueInput(module: string, input: string, message: Omit<Message, 'enqueuedAt'>, options: { source?: string; priority?: number; ttlSecs?: number } = {}): Promise<void> {
+    if (this.#closed) return Promise.reject(storeError('FERRY_E_SIM_STORE_CLOSED', 'The router is closed (the simulator is stopping)'));
+    const endpoint = endpointName({ kind: 'module-input', module, input });
+    if (endpointSink(endpoint)?.kind !== 'module-input') return Promise.reject(storeError('FERRY_E_SIM_STORE_INPUT_INVALID', `"${endpoint}" is not a module input endpoint`));
+    const stored = { properties: message.properties, systemProperties: message.systemProperties, body: message.body, enqueuedAt: this.#now() };
+    const delivery = { endpoint, priority: options.priority ?? DEFAULT_ROUTE_PRIORITY, ...(options.ttlSecs !== undefined ? { ttlSecs: options.ttlSecs } : {}) };
+    return this.#store.append(stored, [delivery]).then(() => {
+      this.#accepted.add();
+      this.#pump(endpoint)?.kick();
+      if (this.#taps.length !== 0) this.#tap(options.source ?? 'enqueueInput', stored, [endpoint]);
+    });
+  }
+
+  /** Calls `listener` for every message stored from now on (after it is durable). Returns the unsubscribe. */
+  onAccepted(listener: (m: AcceptedMessage) => void): () => void {
+    this.#taps = [...this.#taps, listener];
+    return () => {
+      this.#taps = this.#taps.filter((l) => l !== listener);
+    };
   }
 
   /** Swaps in the manifest's routes; messages already queued keep their endpoint, priority and expiry. */
@@ -197,6 +236,17 @@ export class Router {
     this.#pumps.clear();
   }
 
+  #tap(source: string, message: Message, endpoints: readonly string[]): void {
+    const accepted: AcceptedMessage = { source, message, endpoints };
+    for (const listener of this.#taps) {
+      try {
+        listener(accepted);
+      } catch {
+        // A listener's failure must not fail the client's publish (it is stored already).
+      }
+    }
+  }
+
   #apply(table: RouteTable): void {
     this.#store.setDefaultTimeToLive(table.defaultTtlSecs);
     for (const endpoint of table.endpoints) this.#pump(endpoint);
@@ -247,6 +297,11 @@ export class Router {
     }
     for (const pump of this.#pumps.values()) pump.wake();
   }
+}
+
+/** The route source path of a client message (PROTOCOLS.md §6). */
+function sourceOf(m: ClientMessage): string {
+  return m.kind === 'output' && m.moduleId !== undefined ? `/messages/modules/${m.moduleId}/outputs/${m.output ?? ''}` : '/messages/events';
 }
 
 function moduleOf(clientId: string): string | undefined {

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import type { DeploymentManifest, ModuleSpec as ManifestModule } from '@ferry/deployment-manifests';
 import { EdgeBroker } from '../broker/edge-broker.js';
 import { ensureGatewayCertificates, type GatewayCertificates } from '../certificates/local-ca.js';
+import { DashboardServer, DEFAULT_DASHBOARD_PORT } from '../dashboard/dashboard-server.js';
 import { simulatorError } from '../errors.js';
 import { IdentityStore } from '../identity/identity-store.js';
 import type { ExtraEnv } from '../launcher/launch-plan.js';
 import type { LogLine } from '../launcher/log-buffer.js';
 import { ModuleLauncher, type ModuleStatus } from '../launcher/module-launcher.js';
+import { ProcessRegistry } from '../launcher/process-registry.js';
 import type { ModuleSpec } from '../launcher/module-spec.js';
 import { MethodService, type MethodResult } from '../methods/method-service.js';
 import { Router, type RouterStats } from '../router/router.js';
@@ -21,6 +23,7 @@ import { MessageStore } from '../store/message-store.js';
 import { TwinService } from '../twins/twin-service.js';
 import { TwinStore, type TwinProperties } from '../twins/twin-store.js';
 import { LocalIotHub, type CloudMessage } from '../upstream/local-iot-hub.js';
+import type { UpstreamSink } from '../upstream/upstream-sink.js';
 import { WorkloadServer } from '../workload/workload-server.js';
 import { ControlClient } from './control-client.js';
 import { ControlServer, type ControlTarget, type ModuleCredentials } from './control-server.js';
@@ -55,6 +58,13 @@ export interface SimulationOptions {
   readonly baseEnv?: Readonly<Record<string, string | undefined>>;
   /** How long a module gets between SIGTERM and SIGKILL (default 10 s). */
   readonly stopGraceMs?: number;
+  /**
+   * The dashboard page's port on 127.0.0.1 (default 53080, or a free port when 53080 is taken; 0 picks a
+   * free port; null: no dashboard). An explicit port that is taken fails with FERRY_E_SIM_LISTEN_FAILED.
+   */
+  readonly dashboardPort?: number | null;
+  /** Where `$upstream` delivers instead of the local IoT Hub (e.g. IotHubUpstream, `--iothub`); its owner closes it. */
+  readonly upstream?: UpstreamSink;
 }
 
 export interface SimulationModuleStatus extends ModuleStatus {
@@ -72,6 +82,8 @@ export interface SimulationStatus {
   readonly mqttPort: number;
   readonly httpsPort: number | null;
   readonly controlSocket: string;
+  /** The dashboard page (http://127.0.0.1:<port>/), null when it is off. */
+  readonly dashboardUrl: string | null;
   readonly workloadUri: string;
   readonly caCertificateFile: string;
   readonly modules: readonly SimulationModuleStatus[];
@@ -82,6 +94,20 @@ export interface SimulationStatus {
   readonly unrouted: number;
   /** Messages the local IoT Hub behind $upstream has received. */
   readonly upstreamReceived: number;
+}
+
+/** What Simulation.reload changed. */
+export interface ManifestReloadResult {
+  /** The route names now in use. */
+  readonly routes: readonly string[];
+  /** Modules new in the manifest: they have an identity, but no process was started. */
+  readonly added: readonly string[];
+  /** Modules gone from the manifest: their processes were stopped. */
+  readonly removed: readonly string[];
+  /** Modules whose manifest entry changed: not restarted. */
+  readonly changed: readonly string[];
+  /** Modules whose twin got the manifest's desired properties. */
+  readonly twinsSeeded: readonly string[];
 }
 
 export class Simulation implements ControlTarget {
@@ -98,10 +124,11 @@ export class Simulation implements ControlTarget {
   readonly workload: WorkloadServer;
   readonly launcher: ModuleLauncher;
   readonly gatewayHostName: string;
-  readonly #manifest: DeploymentManifest;
+  #manifest: DeploymentManifest;
   readonly #startedAt = new Date().toISOString();
   #stopping: Promise<void> | undefined;
   #controlServer: ControlServer | undefined;
+  #dashboard: DashboardServer | undefined;
 
   private constructor(parts: {
     name: string; dir: string; identities: IdentityStore; certificates: GatewayCertificates; broker: EdgeBroker; store: MessageStore; hub: LocalIotHub;
@@ -139,6 +166,10 @@ export class Simulation implements ControlTarget {
     } catch (cause) {
       throw simulatorError('FERRY_E_SIM_WORKSPACE_IO', `Cannot create the simulation folder ${dir}`, { cause });
     }
+    // A previous run killed with SIGKILL left its (detached) module process groups running: end them
+    // before anything listens, so none reconnects to this run (issue 3 §3).
+    const processes = ProcessRegistry.open(join(dir, 'module-processes.json'));
+    await processes.endAll(options.stopGraceMs ?? 10_000);
 
     const cleanup: Array<() => Promise<void> | void> = [];
     const undo = async (): Promise<void> => {
@@ -164,6 +195,7 @@ export class Simulation implements ControlTarget {
         host: options.host ?? '127.0.0.1',
         mqttPort: options.mqttPort ?? 8883,
         httpsPort: options.httpsPort === undefined ? 443 : options.httpsPort,
+        sessionFile: join(dir, 'sessions.json'),
         accept: (m) => {
           if (!late.router) throw simulatorError('FERRY_E_SIM_CLIENT_OFFLINE', 'The router is not ready yet.');
           return late.router.accept(m);
@@ -174,7 +206,7 @@ export class Simulation implements ControlTarget {
         },
       });
       cleanup.push(() => broker.close());
-      const router = Router.start({ broker, store, manifest: options.manifest, hub });
+      const router = Router.start({ broker, store, manifest: options.manifest, hub: options.upstream ?? hub });
       late.router = router;
       cleanup.push(() => router.close());
       const twinStore = TwinStore.open(join(dir, 'twins'));
@@ -192,9 +224,11 @@ export class Simulation implements ControlTarget {
       const gatewayHostName = options.gatewayHostName ?? (broker.mqttPort === 8883 ? 'localhost' : `localhost:${broker.mqttPort}`);
       const launcher = new ModuleLauncher({
         logDir: join(dir, 'logs'),
+        containers: { simulation: options.name, scope: dir },
         ...(options.baseEnv ? { baseEnv: options.baseEnv } : {}),
         ...(options.stopGraceMs !== undefined ? { stopGraceMs: options.stopGraceMs } : {}),
       });
+      launcher.on('state', (s) => processes.observe(s));
       cleanup.push(async () => {
         await launcher.stop();
       });
@@ -205,6 +239,12 @@ export class Simulation implements ControlTarget {
       const server = await ControlServer.start(sim, join(dir, 'control.sock'));
       cleanup.push(() => server.close());
       sim.#controlServer = server;
+      if (options.dashboardPort !== null) {
+        // Before the modules start, so the dashboard lists their first messages.
+        const dashboard = await DashboardServer.start(sim, { port: options.dashboardPort ?? DEFAULT_DASHBOARD_PORT, fallbackToFreePort: options.dashboardPort === undefined });
+        cleanup.push(() => dashboard.close());
+        sim.#dashboard = dashboard;
+      }
 
       const specs = options.manifest.modules.map((m) => launchSpec(m, options.solution));
       const env: Record<string, Record<string, string>> = {};
@@ -250,6 +290,7 @@ export class Simulation implements ControlTarget {
       mqttPort: this.broker.mqttPort,
       httpsPort: this.broker.httpsPort ?? null,
       controlSocket: this.controlSocket,
+      dashboardUrl: this.#dashboard?.url ?? null,
       workloadUri: this.workload.uri,
       caCertificateFile: this.certificates.caCertPath,
       modules: this.launcher.status().map((s) => ({ ...s, connected: this.broker.isConnected(`${device}/${s.id}`) })),
@@ -295,11 +336,46 @@ export class Simulation implements ControlTarget {
     };
   }
 
+  /** The manifest in use (the one started with, or the last one reloaded). */
+  get manifest(): DeploymentManifest {
+    return this.#manifest;
+  }
+
+  /**
+   * Applies a changed manifest to the running simulation (issue 3 §2: routes reload without losing queued
+   * messages). Routes and the store-and-forward time to live are swapped at once (Router.reload: queues are
+   * kept by endpoint, an endpoint no route uses is still delivered until empty); every module twin the manifest
+   * has gets its desired section from it (the difference reaches connected modules); an added module gets an
+   * identity (so it can be started by hand, `ferry simulate modulecred`), a removed module's process is stopped.
+   * Processes of added or changed modules are not started or restarted: restart `ferry simulate` for that.
+   * Nothing is changed when the routes do not compile (throws FERRY_E_MANIFEST_INVALID or FERRY_E_ROUTE_INVALID).
+   */
+  async reload(manifest: DeploymentManifest): Promise<ManifestReloadResult> {
+    const before = new Map(this.#manifest.modules.map((m) => [m.id, JSON.stringify(m)]));
+    const after = new Map(manifest.modules.map((m) => [m.id, JSON.stringify(m)]));
+    this.router.reload(manifest);
+    this.#manifest = manifest;
+    const added = [...after.keys()].filter((id) => !before.has(id));
+    const removed = [...before.keys()].filter((id) => !after.has(id));
+    const changed = [...after.keys()].filter((id) => before.has(id) && before.get(id) !== after.get(id));
+    for (const id of added) this.identities.ensureModule(id);
+    const launched = new Set(this.launcher.status().map((s) => s.id));
+    for (const id of removed) if (launched.has(id)) await this.launcher.stopModule(id).catch(() => undefined);
+    const twinsSeeded: string[] = [];
+    for (const [moduleId, desired] of Object.entries(manifest.twins)) {
+      if (!this.identities.module(moduleId)) continue;
+      await this.twins.seed(moduleId, { ...desired });
+      twinsSeeded.push(moduleId);
+    }
+    return { routes: this.router.routes.map((r) => r.name), added, removed, changed, twinsSeeded };
+  }
+
   /** Stops the modules (reverse startup order), then the control socket, workload API, services, broker and store. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       await this.launcher.stop().catch(() => undefined);
       await this.#controlServer?.close().catch(() => undefined);
+      await this.#dashboard?.close().catch(() => undefined);
       await this.workload.close().catch(() => undefined);
       this.methods.detach();
       this.twins.detach();

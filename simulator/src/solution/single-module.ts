@@ -14,16 +14,15 @@
  * as an output of `input`: stored durably before the answer, delivered when `target` is connected and
  * subscribed (nothing is lost when the module starts later).
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseDeploymentManifest, type DeploymentManifest } from '@ferry/deployment-manifests';
 import { isFerryErrorLike } from '../broker/coded.js';
 import { MAX_MESSAGE_BYTES } from '../broker/edge-broker.js';
 import type { ClientMessage } from '../broker/edge-broker.js';
-import { messageSize } from '../broker/property-bag.js';
 import { simulatorError } from '../errors.js';
 import type { CloudMessage } from '../upstream/local-iot-hub.js';
+import { injectedMessage, parseInjectRequest } from './inject-request.js';
 import { Simulation, type SimulationOptions } from './simulation.js';
 
 /** The module iotedgehubdev's single-module mode simulates (edgemanager.py _generateRoutesEnvFromInputs). */
@@ -46,17 +45,6 @@ export interface SingleModuleOptions extends Omit<SimulationOptions, 'manifest' 
   readonly port?: number;
   /** Interface of the messages API (default 127.0.0.1). */
   readonly apiHost?: string;
-}
-
-/** What `POST /api/v1/messages` takes (the testing utility's getValidateMessage fields). */
-export interface InjectRequest {
-  readonly inputName: string;
-  /** The body: a string is sent as UTF-8, another JSON value as its JSON text. */
-  readonly data: unknown;
-  readonly properties?: Readonly<Record<string, unknown>>;
-  readonly messageId?: string;
-  readonly correlationId?: string;
-  readonly userId?: string;
 }
 
 export interface InjectResult {
@@ -92,24 +80,6 @@ export function singleModuleManifest(inputs: readonly string[]): DeploymentManif
       $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
     },
   }, 'single-module manifest');
-}
-
-/** Validates a request body as iotedgehubdev's testing utility does (inputName and data required). */
-export function parseInjectRequest(body: unknown): InjectRequest {
-  const bad = (reason: string): never => {
-    throw simulatorError('FERRY_E_SIM_INJECT_INVALID', reason);
-  };
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) bad('The request body is not a JSON object.');
-  const b = body as Record<string, unknown>;
-  if (typeof b['inputName'] !== 'string' || b['inputName'] === '') bad('Cannot get inputName in the request body (a non-empty string).');
-  // The testing utility refuses a falsy data (`if (!data)`): missing, null, empty string, 0, false.
-  if (b['data'] === undefined || b['data'] === null || b['data'] === '' || b['data'] === 0 || b['data'] === false) bad('Cannot find message data in the request body.');
-  const properties = b['properties'];
-  if (properties !== undefined && (typeof properties !== 'object' || properties === null || Array.isArray(properties))) bad('properties must be an object of names to values.');
-  for (const key of ['messageId', 'correlationId', 'userId'] as const) {
-    if (b[key] !== undefined && typeof b[key] !== 'string') bad(`${key} must be a string.`);
-  }
-  return b as unknown as InjectRequest;
 }
 
 export class SingleModuleSimulation {
@@ -165,24 +135,8 @@ export class SingleModuleSimulation {
     if (!this.inputs.includes(request.inputName)) {
       throw simulatorError('FERRY_E_SIM_INPUT_UNKNOWN', `The module has no input "${request.inputName}" (inputs: ${this.inputs.join(', ')}).`, { details: { inputName: request.inputName, inputs: [...this.inputs] } });
     }
-    const properties: Record<string, string> = {};
-    for (const [k, v] of Object.entries(request.properties ?? {})) properties[k] = typeof v === 'string' ? v : JSON.stringify(v);
-    const messageId = request.messageId ?? randomUUID();
     const deviceId = this.simulation.identities.deviceId;
-    const systemProperties: Record<string, string> = {
-      messageId,
-      ...(request.correlationId !== undefined ? { correlationId: request.correlationId } : {}),
-      ...(request.userId !== undefined ? { userId: request.userId } : {}),
-      outputName: request.inputName,
-      connectionDeviceId: deviceId,
-      connectionModuleId: INJECTOR_MODULE_ID,
-    };
-    const data = typeof request.data === 'string' ? request.data : JSON.stringify(request.data);
-    const bodyBytes = Buffer.from(data, 'utf8');
-    const size = messageSize(bodyBytes, { properties, systemProperties });
-    if (size > MAX_MESSAGE_BYTES) {
-      throw simulatorError('FERRY_E_SIM_MESSAGE_TOO_LARGE', `The message is ${size} bytes (body and properties), over ${MAX_MESSAGE_BYTES}.`, { details: { size, limit: MAX_MESSAGE_BYTES } });
-    }
+    const { message: made, messageId } = injectedMessage(request, { deviceId, moduleId: INJECTOR_MODULE_ID }, { outputName: request.inputName });
     // As if the `input` module had published it on its output (PROTOCOLS.md §3), so the routes take it.
     const message: ClientMessage = {
       clientId: `${deviceId}/${INJECTOR_MODULE_ID}`,
@@ -190,9 +144,9 @@ export class SingleModuleSimulation {
       moduleId: INJECTOR_MODULE_ID,
       kind: 'output',
       output: request.inputName,
-      properties,
-      systemProperties,
-      body: bodyBytes,
+      properties: made.properties,
+      systemProperties: made.systemProperties,
+      body: Buffer.from(made.body.buffer, made.body.byteOffset, made.body.byteLength),
       qos: 1,
     };
     await this.simulation.router.accept(message);
