@@ -10,7 +10,7 @@
  */
 import type { EdgeBroker, OutboundMessage } from '../broker/edge-broker.js';
 import type { MessageStore } from '../store/message-store.js';
-import type { Message } from '../store/store-types.js';
+import type { Message, QueuedMessage } from '../store/store-types.js';
 import { EndpointPump } from './endpoint-pump.js';
 
 export interface InputPumpOptions {
@@ -21,9 +21,14 @@ export interface InputPumpOptions {
   readonly store: MessageStore;
   /** Deliveries in flight at most. */
   readonly window: number;
+  /** Body bytes in flight at most (default 4 MiB; one delivery always goes, whatever its size). */
+  readonly windowBytes?: number;
   /** Whether the module is connected now. */
   readonly online: () => boolean;
 }
+
+/** Body bytes in flight per input by default. */
+const DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024;
 
 export class InputPump extends EndpointPump {
   readonly module: string;
@@ -32,6 +37,14 @@ export class InputPump extends EndpointPump {
   #failed = false;
   #acks: number[] = [];
   #ackScheduled = false;
+  /**
+   * Read from the store (its cursor is past them) and not sent yet: one store read per window, while each
+   * PUBACK turn still sends at once. Bounded by the window, so a newer message of a higher priority waits
+   * behind at most one window.
+   */
+  #ahead: QueuedMessage[] = [];
+  #aheadAt = 0;
+  #inFlightBytes = 0;
 
   constructor(options: InputPumpOptions) {
     super(options.endpoint);
@@ -41,21 +54,31 @@ export class InputPump extends EndpointPump {
 
   protected run(): void {
     if (this.closed || this.#failed || this.blocked || !this.#o.online()) return;
-    const room = this.#o.window - this.inFlightCount;
-    // Refill in slices of a quarter window (one store read each) rather than one message per PUBACK.
-    if (room <= 0 || (this.inFlightCount > 0 && room < Math.max(1, this.#o.window >> 2))) return;
-    const batch = this.#o.store.next(this.endpoint, room);
-    for (const queued of batch) {
+    // Refill on every PUBACK turn, even for one message: the next PUBLISH carries the TCP ACK of the module's
+    // PUBACK. Waiting for a bigger slice leaves the ACK to the kernel's delayed-ACK timer (~40 ms), and a
+    // client with Nagle on (the SDK's MQTT.js sockets) holds its following PUBACKs back until then.
+    const maxBytes = this.#o.windowBytes ?? DEFAULT_WINDOW_BYTES;
+    for (let room = this.#o.window - this.inFlightCount; room > 0 && (this.#inFlightBytes < maxBytes || this.inFlightCount === 0);) {
+      if (this.#aheadAt >= this.#ahead.length) {
+        this.#ahead = this.#o.store.next(this.endpoint, this.#o.window);
+        this.#aheadAt = 0;
+        if (this.#ahead.length === 0) return;
+      }
+      const queued = this.#ahead[this.#aheadAt++] as QueuedMessage;
+      const size = queued.message.body.byteLength;
+      room--;
       this.inFlightCount++;
+      this.#inFlightBytes += size;
       this.#o.broker.deliverInput(this.module, this.#o.input, outbound(queued.message)).then(
-        () => this.#delivered(queued.offset),
-        () => this.#failedDelivery(),
+        () => this.#delivered(queued.offset, size),
+        () => this.#failedDelivery(size),
       );
     }
   }
 
-  #delivered(offset: number): void {
+  #delivered(offset: number, size: number): void {
     this.inFlightCount--;
+    this.#inFlightBytes -= size;
     if (this.closed) return;
     this.#acks.push(offset);
     // The store hands out past its cursor, so refilling need not wait for the acknowledgements' commit.
@@ -77,8 +100,9 @@ export class InputPump extends EndpointPump {
     this.kick();
   }
 
-  #failedDelivery(): void {
+  #failedDelivery(size: number): void {
     this.inFlightCount--;
+    this.#inFlightBytes -= size;
     if (this.closed) return;
     this.#failed = true;
     this.blocked = true;
@@ -88,6 +112,8 @@ export class InputPump extends EndpointPump {
   #rewind(): void {
     // Acknowledge what was delivered first, so the rewind hands out only what was not.
     this.#flushAcks();
+    this.#ahead = [];
+    this.#aheadAt = 0;
     this.#o.store.rewind(this.endpoint);
     this.#failed = false;
   }
