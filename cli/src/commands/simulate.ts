@@ -258,7 +258,7 @@ function listening(s: SimulationStatus): Record<string, unknown> {
 }
 
 function reloadLine(r: ManifestReloadResult): string {
-  const parts = [`routes ${r.routes.join(', ') || '(none)'}`, r.added.length ? `added ${r.added.join(', ')} (not started: restart to run them)` : '', r.removed.length ? `removed ${r.removed.join(', ')} (stopped)` : '', r.changed.length ? `changed ${r.changed.join(', ')} (not restarted)` : ''];
+  const parts = [`routes ${r.routes.join(', ') || '(none)'}`, r.added.length ? `added ${r.added.join(', ')} (started)` : '', r.removed.length ? `removed ${r.removed.join(', ')} (stopped)` : '', r.changed.length ? `changed ${r.changed.join(', ')} (restarted)` : ''];
   return `manifest reloaded: ${parts.filter(Boolean).join('; ')}`;
 }
 

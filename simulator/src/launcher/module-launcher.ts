@@ -177,6 +177,24 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
     return this.status();
   }
 
+  /**
+   * Starts a module added to the running solution, or restarts one whose spec changed (a manifest reload,
+   * as edgeAgent applies a new deployment): the old run is stopped first; the module's log buffer and file
+   * carry over, its restart count starts again. Throws FERRY_E_SIM_MODULE_SPEC_INVALID or
+   * FERRY_E_SIM_LAUNCHER_STATE (before start or after stop).
+   */
+  async apply(spec: ModuleSpec, env: Readonly<Record<string, string>> = {}): Promise<ModuleStatus> {
+    if (!this.#started || this.#closed) {
+      throw simulatorError('FERRY_E_SIM_LAUNCHER_STATE', this.#closed ? 'The launcher has been stopped' : 'The launcher has not started a solution yet');
+    }
+    const [step] = planStart([spec], { [spec.id]: env });
+    const old = this.#modules.get(spec.id);
+    if (old && isLive(old)) await this.#execute({ kind: 'stop', moduleId: old.id });
+    this.#register(spec, old);
+    if (step) await this.#execute(step);
+    return this.#snapshot(this.#record(spec.id));
+  }
+
   /** Stops one module: SIGTERM to its process group, SIGKILL after the grace period; a module in backoff stays stopped. */
   async stopModule(id: string): Promise<ModuleStatus> {
     await this.#execute({ kind: 'stop', moduleId: this.#record(id).id });
@@ -398,14 +416,14 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
 
   // ---- bookkeeping ----------------------------------------------------------------------------
 
-  #register(spec: ModuleSpec): void {
+  #register(spec: ModuleSpec, previous?: ModuleRecord): void {
     const record: ModuleRecord = {
       id: spec.id,
       startupOrder: spec.startupOrder,
       desiredStatus: spec.status,
       restartPolicy: spec.restartPolicy,
       kind: spec.run.kind,
-      logs: new LogBuffer(this.#logLines),
+      logs: previous?.logs ?? new LogBuffer(this.#logLines),
       step: undefined,
       state: 'stopped',
       process: undefined,
@@ -422,7 +440,7 @@ export class ModuleLauncher extends EventEmitter<LauncherEvents> {
       exitCode: null,
       signal: null,
       error: null,
-      logFile: this.#openLogFile(spec.id),
+      logFile: previous ? previous.logFile : this.#openLogFile(spec.id),
     };
     this.#modules.set(spec.id, record);
   }

@@ -14,6 +14,7 @@ import { simulatorError } from '../errors.js';
 import { IdentityStore } from '../identity/identity-store.js';
 import type { ExtraEnv } from '../launcher/launch-plan.js';
 import type { LogLine } from '../launcher/log-buffer.js';
+import { compareStartupOrder } from '../launcher/launch-plan.js';
 import { ModuleLauncher, type ModuleStatus } from '../launcher/module-launcher.js';
 import { ProcessRegistry } from '../launcher/process-registry.js';
 import type { ModuleSpec } from '../launcher/module-spec.js';
@@ -100,11 +101,11 @@ export interface SimulationStatus {
 export interface ManifestReloadResult {
   /** The route names now in use. */
   readonly routes: readonly string[];
-  /** Modules new in the manifest: they have an identity, but no process was started. */
+  /** Modules new in the manifest: given an identity and started (unless their status is stopped). */
   readonly added: readonly string[];
   /** Modules gone from the manifest: their processes were stopped. */
   readonly removed: readonly string[];
-  /** Modules whose manifest entry changed: not restarted. */
+  /** Modules whose manifest entry changed: stopped and started again with the new entry. */
   readonly changed: readonly string[];
   /** Modules whose twin got the manifest's desired properties. */
   readonly twinsSeeded: readonly string[];
@@ -129,6 +130,7 @@ export class Simulation implements ControlTarget {
   #stopping: Promise<void> | undefined;
   #controlServer: ControlServer | undefined;
   #dashboard: DashboardServer | undefined;
+  #solution: Solution | undefined;
 
   private constructor(parts: {
     name: string; dir: string; identities: IdentityStore; certificates: GatewayCertificates; broker: EdgeBroker; store: MessageStore; hub: LocalIotHub;
@@ -239,6 +241,7 @@ export class Simulation implements ControlTarget {
       const server = await ControlServer.start(sim, join(dir, 'control.sock'));
       cleanup.push(() => server.close());
       sim.#controlServer = server;
+      sim.#solution = options.solution;
       if (options.dashboardPort !== null) {
         // Before the modules start, so the dashboard lists their first messages.
         const dashboard = await DashboardServer.start(sim, { port: options.dashboardPort ?? DEFAULT_DASHBOARD_PORT, fallbackToFreePort: options.dashboardPort === undefined });
@@ -346,8 +349,8 @@ export class Simulation implements ControlTarget {
    * messages). Routes and the store-and-forward time to live are swapped at once (Router.reload: queues are
    * kept by endpoint, an endpoint no route uses is still delivered until empty); every module twin the manifest
    * has gets its desired section from it (the difference reaches connected modules); an added module gets an
-   * identity (so it can be started by hand, `ferry simulate modulecred`), a removed module's process is stopped.
-   * Processes of added or changed modules are not started or restarted: restart `ferry simulate` for that.
+   * identity and is started, a changed module is restarted with its new entry (after the twins are seeded, so it
+   * connects to its new desired properties), a removed module is stopped.
    * Nothing is changed when the routes do not compile (throws FERRY_E_MANIFEST_INVALID or FERRY_E_ROUTE_INVALID).
    */
   async reload(manifest: DeploymentManifest): Promise<ManifestReloadResult> {
@@ -366,6 +369,11 @@ export class Simulation implements ControlTarget {
       if (!this.identities.module(moduleId)) continue;
       await this.twins.seed(moduleId, { ...desired });
       twinsSeeded.push(moduleId);
+    }
+    const toStart = manifest.modules.filter((m) => added.includes(m.id) || changed.includes(m.id)).sort(compareStartupOrder);
+    for (const m of toStart) {
+      // A module that cannot start shows it in its status; the others still start.
+      await this.launcher.apply(launchSpec(m, this.#solution), this.#moduleEnv(m.id)).catch(() => undefined);
     }
     return { routes: this.router.routes.map((r) => r.name), added, removed, changed, twinsSeeded };
   }
