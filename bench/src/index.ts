@@ -12,6 +12,7 @@ import { coldStartBench } from './cold-start.js';
 import { registerFolderBench } from './register-folder.js';
 import { serveBench } from './serve-bench.js';
 import { simulateBench } from './simulate-bench.js';
+import { edgeBench } from './edge-bench.js';
 import { meets, type BenchReport, type Benchmark } from './report.js';
 
 const benchmarks: Record<string, Benchmark> = {
@@ -19,6 +20,7 @@ const benchmarks: Record<string, Benchmark> = {
   'cold-start': coldStartBench,
   register: registerFolderBench,
   simulate: simulateBench,
+  edge: edgeBench,
 };
 
 function format(n: number): string {

@@ -5,6 +5,7 @@ import { registerScoreCommands } from './commands/score.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerRouteCommands } from './commands/route.js';
 import { registerSimulateCommands } from './commands/simulate.js';
+import { registerQuickstartCommand } from './commands/quickstart.js';
 import { cliError } from './errors.js';
 import { reportError } from './output.js';
 import { FERRY_VERSION } from './version.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerRouteCommands(program);
   registerSimulateCommands(program);
+  registerQuickstartCommand(program);
   for (const sub of program.commands) inheritExitOverride(sub);
   return program;
 }

@@ -20,7 +20,8 @@ export interface ParseInferenceConfigOptions {
   source?: string;
 }
 
-const TOP_KEYS = new Set(['name', 'models', 'entryScript', 'inputSample', 'outputSample', 'settings', 'runtime']);
+// `edge` is the edge module's section (module/src/edge/edge-config.ts checks it); other readers ignore it.
+const TOP_KEYS = new Set(['name', 'models', 'entryScript', 'inputSample', 'outputSample', 'settings', 'runtime', 'edge']);
 const ENTRY_EXTENSIONS = new Set(['.js', '.mjs', '.ts', '.mts']);
 
 type IntRule = { min: number; integer: boolean };

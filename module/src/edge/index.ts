@@ -1,0 +1,15 @@
+export { EdgeModule } from './edge-module.js';
+export type { EdgeModuleOptions } from './edge-module.js';
+export { loadModuleConfig, parseEdgeConfig, moduleRuntimeConfig, EDGE_DEFAULTS } from './edge-config.js';
+export type { EdgeConfig, EdgeHttpConfig, ModuleConfig } from './edge-config.js';
+export { decodeInput, resultMessage, errorMessage, parseShape, featureValue, SHAPE_PROPERTY } from './message-codec.js';
+export type { InboundMessage, OutboundMessage } from './message-codec.js';
+export { InputAcks } from './input-ack.js';
+export type { InputAck } from './input-ack.js';
+export { connectModuleClient } from './connection.js';
+export type { ConnectOptions, ModuleConnection } from './connection.js';
+export { ModelSlot } from './model-slot.js';
+export { ModuleStats } from './module-stats.js';
+export { TwinControl } from './twin-control.js';
+export { registerEdgeMethods } from './edge-methods.js';
+export { edgeCatalogue } from './errors.js';

@@ -1,0 +1,10 @@
+export { sensorCatalogue } from './errors.js';
+export { SENSOR_FEATURES, NORMAL_MAX_Z, SPIKE_MIN_Z, SPIKE_MAX_Z } from './normal-operation.js';
+export type { SensorFeature } from './normal-operation.js';
+export { TelemetryGenerator, DEFAULT_ANOMALY_RATE } from './telemetry-generator.js';
+export type { SensorReading, GeneratedReading, AnomalyKind, TelemetryGeneratorOptions } from './telemetry-generator.js';
+export { SENSOR_OUTPUT, sensorSettingsFromEnv, desiredSensorSettings } from './sensor-settings.js';
+export type { SensorSettings, DesiredSensorSettings } from './sensor-settings.js';
+export { TelemetrySender } from './telemetry-sender.js';
+export type { OutputSender, SenderStats, SenderStatus, TelemetrySenderEvents } from './telemetry-sender.js';
+export { telemetryMessage } from './telemetry-message.js';
