@@ -101,13 +101,16 @@ export async function fetchModel(source: FetchModelSource, options: FetchModelOp
         if (inFlight.get(entry) === started) inFlight.delete(entry);
       });
     }
-    manifest = await joinShared(shared, options.signal, url);
+    manifest = await joinShared(shared, options.signal, url, () => {
+      // Cancelled: a fetch of the same hash that starts now must not join it.
+      if (inFlight.get(entry) === shared) inFlight.delete(entry);
+    });
   }
   return resolveVersionDir(entry, { ...manifest, name, version });
 }
 
 /** Waits for a shared download; a caller that aborts leaves, and the last one to leave cancels it. */
-function joinShared(shared: SharedFetch, signal: AbortSignal | undefined, url: URL): Promise<DeviceModelManifest> {
+function joinShared(shared: SharedFetch, signal: AbortSignal | undefined, url: URL, onCancel: () => void): Promise<DeviceModelManifest> {
   shared.waiters++;
   return new Promise((resolvePromise, reject) => {
     let settled = false;
@@ -120,7 +123,10 @@ function joinShared(shared: SharedFetch, signal: AbortSignal | undefined, url: U
     };
     const onAbort = (): void => {
       if (!settle()) return;
-      if (shared.waiters === 0) shared.controller.abort();
+      if (shared.waiters === 0) {
+        shared.controller.abort();
+        onCancel();
+      }
       reject(aborted(url));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
