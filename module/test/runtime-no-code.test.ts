@@ -278,6 +278,21 @@ describe('bad requests are refused with a code and a JSON pointer', () => {
 });
 
 describe('micro-batching', () => {
+  it('does not hold a request that came alone for the batching window', async () => {
+    const rt = await start({ ...noCodeConfig('linear'), runtime: { maxBatchSize: 8, batchWindowMs: 400 } });
+    await rt.score(json({ data: [[1, 2, 3, 4]] })); // warm
+    await new Promise((r) => setTimeout(r, 450));
+    const t0 = performance.now();
+    const lone = await rt.score(json({ data: [[1, 2, 3, 4]] }));
+    const loneMs = performance.now() - t0;
+    // Waiting for the window would take 400 ms; a lone request goes after its own event-loop turn.
+    expect(loneMs).toBeLessThan(200);
+    // Requests sent together still share one run, and one coming right behind them waits to join the next.
+    const together = await Promise.all([1, 2, 3].map((v) => rt.score(json({ data: [[v, v, v, v]] }))));
+    expect(new Set(together.map((r) => r.execMs)).size).toBe(1);
+    expect(lone.json).toBe((await rt.score(json({ data: [[1, 2, 3, 4]] }))).json);
+  });
+
   it('answers batched requests exactly as unbatched runs and onnxruntime do', async () => {
     const batched = await start({ ...noCodeConfig('linear'), runtime: { maxBatchSize: 8, batchWindowMs: 100 } });
     const single = await start({ ...noCodeConfig('linear'), runtime: { maxBatchSize: 1 } });

@@ -21,6 +21,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ModuleClient } from 'azure-iot-device';
+import { quietPayload } from './quiet-payload.js';
 
 /** What an input message's owner does with it. */
 export interface InputAck {
@@ -111,7 +112,10 @@ class ConnectionAcks {
     const d = new Delivery(packet.messageId, this);
     this.#queue.push(d);
     this.#awaitingPuback.set(packet.messageId, d);
-    if (Buffer.isBuffer(packet.payload)) this.#owner.register(packet.payload, d);
+    if (Buffer.isBuffer(packet.payload)) {
+      quietPayload(packet.payload);
+      this.#owner.register(packet.payload, d);
+    }
   }
 
   /** Writes the PUBACKs at the head of the queue whose messages are done (MQTT-4.6.0-2: in arrival order). */

@@ -27,6 +27,10 @@ interface Pending {
   item: WireItem;
   transfer: ArrayBuffer[];
   enqueuedAt: number;
+  /** Time since the request before it arrived (Infinity for the first). */
+  gapBefore: number;
+  /** A lone arrival has waited one event-loop turn for requests sent together with it. */
+  turnPassed: boolean;
   deadline: number;
   timer: NodeJS.Timeout;
   state: 'queued' | 'running' | 'settled';
@@ -66,6 +70,8 @@ export class WorkerPool {
   #nextJob = 1;
   #batchable = false;
   #windowTimer: NodeJS.Timeout | undefined;
+  #lastArrival = -Infinity;
+  #turnWait: NodeJS.Immediate | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
   /** Moving average of service time per request, for Retry-After. */
@@ -111,8 +117,10 @@ export class WorkerPool {
     }
     return new Promise<ScoreResult>((resolve, reject) => {
       const now = performance.now();
+      const gapBefore = now - this.#lastArrival;
+      this.#lastArrival = now;
       const p: Pending = {
-        item, transfer, enqueuedAt: now, deadline: now + timeoutMs, state: 'queued', resolve, reject, unlisten: undefined,
+        item, transfer, enqueuedAt: now, gapBefore, turnPassed: false, deadline: now + timeoutMs, state: 'queued', resolve, reject, unlisten: undefined,
         timer: setTimeout(() => this.#expire(p), timeoutMs),
       };
       if (signal) {
@@ -135,6 +143,7 @@ export class WorkerPool {
     this.#closing ??= (async () => {
       if (this.#queued > 0 || this.#inFlight > 0) await new Promise<void>((r) => { this.#drained = r; });
       if (this.#windowTimer) clearTimeout(this.#windowTimer);
+      if (this.#turnWait) clearImmediate(this.#turnWait);
       await Promise.allSettled(this.#slots.map(async (s) => {
         if (s.watchdog) clearTimeout(s.watchdog);
         const w = s.worker;
@@ -232,12 +241,26 @@ export class WorkerPool {
       if (!slot) return;
       const room = Math.min(this.#batchable ? maxBatchSize : 1, maxConcurrent - this.#inFlight);
       if (this.#batchable && batchWindowMs > 0 && this.#queued < room && !this.#closing) {
-        // Wait (at most batchWindowMs after the oldest request arrived) for the batch to fill.
+        // Requests that come close together wait (at most batchWindowMs after the oldest arrived) for the batch
+        // to fill. One that came alone (its predecessor more than a window earlier) waits only for the rest of
+        // its event-loop turn (requests sent together, e.g. from one network read): at a low rate, waiting the
+        // whole window would add it to every request and batch nothing.
         const oldest = this.#peek();
-        const wait = oldest ? oldest.enqueuedAt + batchWindowMs - performance.now() : 0;
-        if (wait > 0) {
-          this.#windowTimer ??= setTimeout(() => { this.#windowTimer = undefined; this.#pump(); }, wait);
-          return;
+        if (oldest && oldest.gapBefore > batchWindowMs) {
+          if (!oldest.turnPassed) {
+            this.#turnWait ??= setImmediate(() => {
+              this.#turnWait = undefined;
+              oldest.turnPassed = true;
+              this.#pump();
+            });
+            return;
+          }
+        } else if (oldest) {
+          const wait = oldest.enqueuedAt + batchWindowMs - performance.now();
+          if (wait > 0) {
+            this.#windowTimer ??= setTimeout(() => { this.#windowTimer = undefined; this.#pump(); }, wait);
+            return;
+          }
         }
       }
       const entries: Pending[] = [];
