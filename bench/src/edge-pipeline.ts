@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { deploymentDocument, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { ControlClient, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
 import { FERRY_BIN } from '@ferry/test';
 import { ControlServer, type Worker } from './sim-control.js';
@@ -38,44 +39,22 @@ export interface PipelineOptions {
   direct?: boolean;
 }
 
-function manifest(o: PipelineOptions): unknown {
-  const module = (order: number, restartPolicy: string, env: Record<string, string>) => ({
-    version: '1.0', type: 'docker', status: 'running', restartPolicy, startupOrder: order,
-    env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, { value: v }])),
-    settings: { image: 'example/bench:1.0', createOptions: '{}' },
-  });
-  return {
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: {
-            scorer: module(1, 'always', {
-              FERRY_MODULE_CONFIG: o.configFile, FERRY_MODELS_DIR: o.modelsDir, FERRY_MODEL_CACHE: join(o.dir, 'model-cache'), FERRY_LOG_LEVEL: 'warn',
-            }),
-            sender: module(2, 'never', { BENCH_INPUT: o.inputFile, BENCH_SHAPE: o.shape.join(',') }),
-          },
-        },
+function manifest(o: PipelineOptions): DeploymentDocument {
+  return deploymentDocument({
+    modules: {
+      scorer: {
+        image: 'example/bench:1.0', restartPolicy: 'always', startupOrder: 1,
+        env: { FERRY_MODULE_CONFIG: o.configFile, FERRY_MODELS_DIR: o.modelsDir, FERRY_MODEL_CACHE: join(o.dir, 'model-cache'), FERRY_LOG_LEVEL: 'warn' },
       },
-      $edgeHub: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          routes: o.direct
-            ? { direct: 'FROM /messages/modules/sender/outputs/out INTO $upstream' }
-            : {
-              toScorer: 'FROM /messages/modules/sender/outputs/out INTO BrokeredEndpoint("/modules/scorer/inputs/amlInput")',
-              scoresUp: 'FROM /messages/modules/scorer/outputs/* INTO $upstream',
-            },
-          storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
-        },
-      },
+      sender: { image: 'example/bench:1.0', restartPolicy: 'never', startupOrder: 2, env: { BENCH_INPUT: o.inputFile, BENCH_SHAPE: o.shape.join(',') } },
     },
-  };
+    routes: o.direct
+      ? { direct: 'FROM /messages/modules/sender/outputs/out INTO $upstream' }
+      : {
+        toScorer: 'FROM /messages/modules/sender/outputs/out INTO BrokeredEndpoint("/modules/scorer/inputs/amlInput")',
+        scoresUp: 'FROM /messages/modules/scorer/outputs/* INTO $upstream',
+      },
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

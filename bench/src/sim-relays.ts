@@ -14,6 +14,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { deploymentDocument, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { FERRY_BIN } from '@ferry/test';
 import { ControlServer, type Worker } from './sim-control.js';
 
@@ -54,33 +55,12 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function manifest(): unknown {
-  const module = (order: number) => ({
-    version: '1.0', type: 'docker', status: 'running', restartPolicy: 'never', startupOrder: order,
-    settings: { image: 'example/bench:1.0', createOptions: '{}' },
+function manifest(): DeploymentDocument {
+  const module = { image: 'example/bench:1.0', restartPolicy: 'never' } as const;
+  return deploymentDocument({
+    modules: { receiver: { ...module, startupOrder: 1 }, sender: { ...module, startupOrder: 2 } },
+    routes: { senderToReceiver: ROUTE },
   });
-  return {
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: { receiver: module(1), sender: module(2) },
-        },
-      },
-      $edgeHub: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          routes: { senderToReceiver: ROUTE },
-          storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
-        },
-      },
-    },
-  };
 }
 
 /** Starts `ferry simulate` on a fresh workspace under `dir`, with the sender and receiver as modules. */

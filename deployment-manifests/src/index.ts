@@ -9,6 +9,8 @@ export type { RouteMessage } from './routes/message.js';
 // Deployment manifests (PROTOCOLS.md §5).
 export { parseDeploymentManifest, parseDeploymentManifestText } from './manifest/parse-manifest.js';
 export { parseLayeredDeployment, readLayeredDeployment } from './manifest/layered-deployment.js';
+export { deploymentDocument, moduleEntry } from './manifest/deployment-document.js';
+export type { DeploymentDocument, DeploymentDocumentOptions, ModuleEntryOptions } from './manifest/deployment-document.js';
 export type { ManifestSource, LayeredManifestProblem } from './manifest/layered-deployment.js';
 export { MAX_MODULES, DEFAULT_STORE_TTL_SECS, DEFAULT_ROUTE_PRIORITY } from './manifest/manifest-types.js';
 export type { DeploymentManifest, ManifestProblem, ManifestRoute, ModuleSpec, ModuleSettings, SystemModuleSpec, RegistryCredential, ModuleStatus, RestartPolicy, ImagePullPolicy, EnvValue } from './manifest/manifest-types.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { parseDeploymentManifest, isFerryError, type DeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest, isFerryError, type DeploymentManifest } from '@ferry/deployment-manifests';
 import type { Refusal } from '../src/broker/edge-broker.js';
 import { createSasToken } from '../src/identity/sas-token.js';
 import { Simulation } from '../src/solution/simulation.js';
@@ -22,24 +22,12 @@ const { ModuleClient, Message } = device;
 type Client = InstanceType<typeof ModuleClient>;
 
 function manifest(routes: Record<string, string>): DeploymentManifest {
-  const mod = { version: '1.0', type: 'docker', status: 'stopped', restartPolicy: 'never', settings: { image: 'example/m:1.0' } };
-  return parseDeploymentManifest({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: {} },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: { sender: mod, receiver: mod, intruder: mod },
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes } },
-      receiver: { 'properties.desired': { threshold: 1 } },
-    },
-  }, 'sweep manifest');
+  const stopped = { status: 'stopped', restartPolicy: 'never' } as const;
+  return parseDeploymentManifest(deploymentDocument({
+    modules: { sender: stopped, receiver: stopped, intruder: stopped },
+    routes,
+    twins: { receiver: { threshold: 1 } },
+  }), 'sweep manifest');
 }
 
 const ROUTES = { toReceiver: 'FROM /messages/modules/sender/outputs/out INTO BrokeredEndpoint("/modules/receiver/inputs/in")' };

@@ -7,33 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDeploymentManifest, type DeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest, type DeploymentManifest } from '@ferry/deployment-manifests';
 import { Simulation } from '../src/solution/simulation.js';
 import { parseSolution } from '../src/solution/solution-file.js';
 
 const MODULE = fileURLToPath(new URL('./fixtures/launcher/module.mjs', import.meta.url));
 
 function manifest(modules: Record<string, string>): DeploymentManifest {
-  const entries = Object.fromEntries(Object.entries(modules).map(([id, colour]) => [id, {
-    version: '1.0', type: 'docker', status: 'running', restartPolicy: 'never',
-    settings: { image: `example/${id}:1.0` }, env: { COLOUR: { value: colour } },
-  }]));
-  return parseDeploymentManifest({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: {} },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: entries,
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes: { up: 'FROM /messages/* INTO $upstream' } } },
-    },
-  }, 'test manifest');
+  return parseDeploymentManifest(deploymentDocument({
+    modules: Object.fromEntries(Object.entries(modules).map(([id, colour]) => [id, { restartPolicy: 'never', env: { COLOUR: colour } }])),
+    routes: { up: 'FROM /messages/* INTO $upstream' },
+  }), 'test manifest');
 }
 
 let dir: string;

@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { parseDeploymentManifest } from '@ferry/deployment-manifests';
-import type { DeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest } from '@ferry/deployment-manifests';
+import type { DeploymentManifest, ModuleEntryOptions } from '@ferry/deployment-manifests';
 import { DeviceModelStore } from '@ferry/module';
 import type { Simulation } from '@ferry/simulator';
 import { writeFixtureModels, type FixtureModels } from '@ferry/test';
@@ -36,32 +36,13 @@ export function scorerEnv(config: string, modelsDir: string, cacheDir: string): 
 
 /** A manifest with process modules `modules` (id -> env), `hand` modules (stopped: started by the test) and `routes`. */
 export function edgeManifest(modules: Record<string, Record<string, string>>, routes: Record<string, string>, hand: readonly string[] = ['sender']): DeploymentManifest {
-  const doc = {
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: Object.fromEntries([
-            ...Object.entries(modules).map(([id, env], i): [string, unknown] => [id, {
-              version: '1.0', type: 'docker', status: 'running', restartPolicy: 'on-failure', startupOrder: i + 1,
-              env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, { value: v }])),
-              settings: { image: `example/${id}:1.0`, createOptions: '{}' },
-            }]),
-            ...hand.map((id): [string, unknown] => [id, {
-              version: '1.0', type: 'docker', status: 'stopped', restartPolicy: 'never',
-              settings: { image: `example/${id}:1.0`, createOptions: '{}' },
-            }]),
-          ]),
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
-    },
-  };
+  const doc = deploymentDocument({
+    modules: Object.fromEntries([
+      ...Object.entries(modules).map(([id, env], i): [string, ModuleEntryOptions] => [id, { restartPolicy: 'on-failure', startupOrder: i + 1, env }]),
+      ...hand.map((id): [string, ModuleEntryOptions] => [id, { status: 'stopped', restartPolicy: 'never' }]),
+    ]),
+    routes,
+  });
   return parseDeploymentManifest(doc);
 }
 

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deploymentDocument, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { SENSOR_OUTPUT } from '@ferry/module';
 import { ANOMALY_FEATURE_POINTERS } from './anomaly-model.js';
 
@@ -41,7 +42,7 @@ export interface EdgePipelinePaths {
 
 export interface EdgePipeline {
   readonly paths: EdgePipelinePaths;
-  readonly deployment: Record<string, unknown>;
+  readonly deployment: DeploymentDocument;
   readonly solution: { modules: Record<string, { command: string[] }> };
   readonly scorerConfig: Record<string, unknown>;
 }
@@ -72,45 +73,27 @@ export function planEdgePipeline(o: EdgePipelineOptions): EdgePipeline {
       carryProperties: ['anomaly'],
     },
   };
-  const env = (vars: Record<string, string | number>): Record<string, { value: string }> =>
-    Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { value: String(v) }]));
-  const module = (startupOrder: number, restartPolicy: string, vars: Record<string, string | number>, image: string) => ({
-    version: '1.0', type: 'docker', status: 'running', restartPolicy, startupOrder, env: env(vars),
-    settings: { image, createOptions: '{}' },
-  });
-  const deployment = {
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5', createOptions: '{}' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5', createOptions: '{}' } },
-          },
-          modules: {
-            [SCORER_MODULE]: module(1, 'always', { FERRY_MODULE_CONFIG: paths.scorerConfig, FERRY_MODELS_DIR: paths.modelsDir, FERRY_MODEL_CACHE: paths.modelCache }, 'ferry/anomaly-scorer:quickstart'),
-            [SENSOR_MODULE]: module(2, 'on-failure', {
-              FERRY_SENSOR_COUNT: o.messages, FERRY_SENSOR_RATE: o.rate, FERRY_SENSOR_SEED: o.seed,
-              ...(o.anomalyRate === undefined ? {} : { FERRY_SENSOR_ANOMALY_RATE: o.anomalyRate }),
-            }, 'ferry/sensor:quickstart'),
-          },
+  const deployment = deploymentDocument({
+    modules: {
+      [SCORER_MODULE]: {
+        image: 'ferry/anomaly-scorer:quickstart', restartPolicy: 'always', startupOrder: 1,
+        env: { FERRY_MODULE_CONFIG: paths.scorerConfig, FERRY_MODELS_DIR: paths.modelsDir, FERRY_MODEL_CACHE: paths.modelCache },
+      },
+      [SENSOR_MODULE]: {
+        image: 'ferry/sensor:quickstart', restartPolicy: 'on-failure', startupOrder: 2,
+        env: {
+          FERRY_SENSOR_COUNT: o.messages, FERRY_SENSOR_RATE: o.rate, FERRY_SENSOR_SEED: o.seed,
+          ...(o.anomalyRate === undefined ? {} : { FERRY_SENSOR_ANOMALY_RATE: o.anomalyRate }),
         },
       },
-      $edgeHub: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          routes: {
-            sensorToScorer: `FROM /messages/modules/${SENSOR_MODULE}/outputs/${SENSOR_OUTPUT} INTO BrokeredEndpoint("/modules/${SCORER_MODULE}/inputs/${SCORER_INPUT}")`,
-            resultsToCloud: `FROM /messages/modules/${SCORER_MODULE}/outputs/${SCORER_OUTPUT} INTO $upstream`,
-            errorsToCloud: `FROM /messages/modules/${SCORER_MODULE}/outputs/${SCORER_ERROR_OUTPUT} INTO $upstream`,
-          },
-          storeAndForwardConfiguration: { timeToLiveSecs: 7200 },
-        },
-      },
-      ...(o.sensorPaused ? { [SENSOR_MODULE]: { 'properties.desired': { enabled: false } } } : {}),
     },
-  };
+    routes: {
+      sensorToScorer: `FROM /messages/modules/${SENSOR_MODULE}/outputs/${SENSOR_OUTPUT} INTO BrokeredEndpoint("/modules/${SCORER_MODULE}/inputs/${SCORER_INPUT}")`,
+      resultsToCloud: `FROM /messages/modules/${SCORER_MODULE}/outputs/${SCORER_OUTPUT} INTO $upstream`,
+      errorsToCloud: `FROM /messages/modules/${SCORER_MODULE}/outputs/${SCORER_ERROR_OUTPUT} INTO $upstream`,
+    },
+    ...(o.sensorPaused ? { twins: { [SENSOR_MODULE]: { enabled: false } } } : {}),
+  });
   const entry = moduleEntryPoints();
   const solution = {
     modules: {

@@ -12,12 +12,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isFerryErrorLike } from '../broker/coded.js';
-import { MAX_MESSAGE_BYTES } from '../broker/edge-broker.js';
 import { simulatorError } from '../errors.js';
 import type { Router } from '../router/router.js';
 import type { SimulationStatus } from '../solution/simulation.js';
 import type { TwinProperties } from '../twins/twin-store.js';
-import { injectedMessage } from '../solution/inject-request.js';
+import { injectedMessage, readInjectBody } from '../solution/inject-request.js';
 import { parseDashboardInject, DASHBOARD_SOURCE_MODULE_ID, type DashboardInjectResult } from './inject-message.js';
 import { MessageLog, type MessageView } from './message-log.js';
 import { DASHBOARD_HTML, DASHBOARD_CSS } from './page.js';
@@ -30,8 +29,6 @@ export const DASHBOARD_MESSAGES = 50;
 export const DASHBOARD_INJECT_PATH = '/api/messages';
 export const DASHBOARD_STATE_PATH = '/api/state';
 
-/** Request bodies larger than this are refused unread (a message is at most 256 KiB). */
-const MAX_REQUEST_BYTES = 2 * MAX_MESSAGE_BYTES;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -169,7 +166,7 @@ export class DashboardServer {
       if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
         throw simulatorError('FERRY_E_SIM_INJECT_INVALID', 'Send the request body as JSON, with Content-Type: application/json.');
       }
-      const text = await readBody(req);
+      const text = await readInjectBody(req);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -214,24 +211,6 @@ function originHost(origin: string): string | undefined {
 function notAllowed(res: ServerResponse, allow: string): void {
   res.setHeader('allow', allow);
   answerError(res, requestError(405, `Use ${allow} here.`));
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        reject(simulatorError('FERRY_E_SIM_MESSAGE_TOO_LARGE', `The request body is over ${MAX_REQUEST_BYTES} bytes.`, { details: { limit: MAX_MESSAGE_BYTES } }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {

@@ -3,10 +3,33 @@
  * shared by single-module mode and the dashboard, and the message made from it.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { MAX_MESSAGE_BYTES } from '../broker/edge-broker.js';
 import { messageSize } from '../broker/property-bag.js';
 import { simulatorError } from '../errors.js';
 import type { Message } from '../store/store-types.js';
+
+/** Request bodies larger than this are refused unread (a message is at most 256 KiB). */
+const MAX_REQUEST_BYTES = 2 * MAX_MESSAGE_BYTES;
+
+/** Reads an inject request's body as text; FERRY_E_SIM_MESSAGE_TOO_LARGE (and the request dropped) past MAX_REQUEST_BYTES. */
+export function readInjectBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_REQUEST_BYTES) {
+        reject(simulatorError('FERRY_E_SIM_MESSAGE_TOO_LARGE', `The request body is over ${MAX_REQUEST_BYTES} bytes.`, { details: { limit: MAX_MESSAGE_BYTES } }));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
 
 export interface InjectRequest {
   readonly inputName: string;

@@ -16,13 +16,12 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseDeploymentManifest, type DeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest, type DeploymentManifest } from '@ferry/deployment-manifests';
 import { isFerryErrorLike } from '../broker/coded.js';
-import { MAX_MESSAGE_BYTES } from '../broker/edge-broker.js';
 import type { ClientMessage } from '../broker/edge-broker.js';
 import { simulatorError } from '../errors.js';
 import type { CloudMessage } from '../upstream/local-iot-hub.js';
-import { injectedMessage, parseInjectRequest } from './inject-request.js';
+import { injectedMessage, parseInjectRequest, readInjectBody } from './inject-request.js';
 import { Simulation, type SimulationOptions } from './simulation.js';
 
 /** The module iotedgehubdev's single-module mode simulates (edgemanager.py _generateRoutesEnvFromInputs). */
@@ -35,8 +34,6 @@ export const MESSAGES_API_PATH = '/api/v1/messages';
 
 /** Input names usable in a route's BrokeredEndpoint string and an MQTT topic level. */
 const INPUT_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-/** Request bodies larger than this are refused unread (a message is at most 256 KiB). */
-const MAX_REQUEST_BYTES = 2 * MAX_MESSAGE_BYTES;
 
 export interface SingleModuleOptions extends Omit<SimulationOptions, 'manifest' | 'solution'> {
   /** The module's input names (at least one). */
@@ -55,31 +52,17 @@ export interface InjectResult {
 /** The manifest single-module mode runs: `target` with the given inputs, fed by `input`'s outputs. */
 export function singleModuleManifest(inputs: readonly string[]): DeploymentManifest {
   const names = checkInputs(inputs);
-  const stopped = (image: string): Record<string, unknown> => ({
-    version: '1.0', type: 'docker', status: 'stopped', restartPolicy: 'never', settings: { image, createOptions: '{}' },
-  });
   const routes: Record<string, string> = {
     output: `FROM /messages/modules/${SINGLE_MODULE_ID}/outputs/* INTO $upstream`,
   };
   names.forEach((input, i) => {
     routes[`r${i + 1}`] = `FROM /messages/modules/${INJECTOR_MODULE_ID}/outputs/${input} INTO BrokeredEndpoint("/modules/${SINGLE_MODULE_ID}/inputs/${input}")`;
   });
-  return parseDeploymentManifest({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: { [SINGLE_MODULE_ID]: stopped('ferry/target:local'), [INJECTOR_MODULE_ID]: stopped('ferry/input:local') },
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
-    },
-  }, 'single-module manifest');
+  const stopped = { status: 'stopped', restartPolicy: 'never' } as const;
+  return parseDeploymentManifest(deploymentDocument({
+    modules: { [SINGLE_MODULE_ID]: { ...stopped, image: 'ferry/target:local' }, [INJECTOR_MODULE_ID]: { ...stopped, image: 'ferry/input:local' } },
+    routes,
+  }), 'single-module manifest');
 }
 
 export class SingleModuleSimulation {
@@ -181,7 +164,7 @@ export class SingleModuleSimulation {
       res.setHeader('allow', 'POST');
       return answer(res, 405, { message: `${req.method ?? ''} is not allowed; POST ${MESSAGES_API_PATH}.`, code: 'FERRY_E_SIM_INJECT_INVALID' });
     }
-    const text = await readBody(req);
+    const text = await readInjectBody(req);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -200,24 +183,6 @@ function checkInputs(inputs: readonly string[]): string[] {
     if (!INPUT_NAME.test(name)) throw simulatorError('FERRY_E_SIM_INJECT_INVALID', `"${name}" is not an input name (1-128 letters, digits, _ . -).`, { details: { inputName: name } });
   }
   return names;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_REQUEST_BYTES) {
-        reject(simulatorError('FERRY_E_SIM_MESSAGE_TOO_LARGE', `The request body is over ${MAX_REQUEST_BYTES} bytes.`, { details: { limit: MAX_MESSAGE_BYTES } }));
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function answer(res: ServerResponse, status: number, body: unknown): void {
