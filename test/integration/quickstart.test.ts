@@ -94,4 +94,18 @@ describe('ferry quickstart', () => {
     const list = await ferry(['--json', 'model', 'list'], { workspace: ws });
     expect((list.json as Array<{ name: string }>).filter((m) => m.name === 'anomaly')).toHaveLength(1);
   });
+
+  it('refuses bad option values with FERRY_E_USAGE (exit 2) before writing or starting anything', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'ferry-quickstart-bad-'));
+    try {
+      for (const args of [['--messages', 'abc'], ['--messages', '0'], ['--rate', '-5'], ['--timeout', 'soon']]) {
+        const run = await ferry(['--json', 'quickstart', ...args, '--no-dashboard'], { workspace: empty, timeoutMs: 30_000 });
+        expect(run.code, args.join(' ')).toBe(2);
+        expect(run.error?.code).toBe('FERRY_E_USAGE');
+      }
+      expect(existsSync(join(empty, 'quickstart'))).toBe(false);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
 });
