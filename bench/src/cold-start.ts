@@ -3,21 +3,10 @@
  * /healthz (models loaded). Target ≤ 1 s. For scale, the same run measures a bare `node -e 0`.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { ModelRegistry } from '@ferry/builder';
 import { FERRY_BIN, thirdPartyModels } from '@ferry/test';
 import type { BenchContext, BenchReport } from './report.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+import { freePort } from './processes.js';
 
 async function startToReady(workspace: string, model: string): Promise<number> {
   const port = await freePort();

@@ -24,6 +24,7 @@ import { DeviceModelStore } from '@ferry/module';
 import { seededRandom, thirdPartyModels } from '@ferry/test';
 import { EdgePipeline, type Upstream } from './edge-pipeline.js';
 import { RawSession, type RawLoopResult } from './raw-session.js';
+import { median, percentile } from './stats.js';
 import type { BenchContext, BenchReport, Figure, Target } from './report.js';
 import type { SendReport } from './sim-control.js';
 
@@ -31,17 +32,6 @@ const DIMS = [1, 3, 48, 192];
 const WINDOW = 64;
 const RATE = 100;
 const BATCH = { batchWindowMs: 2, maxBatchSize: 8 };
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 function image(): Float32Array {
   const rand = seededRandom(42);

@@ -15,6 +15,7 @@ import { deploymentDocument, type DeploymentDocument } from '@ferry/deployment-m
 import { ControlClient, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
 import { FERRY_BIN } from '@ferry/test';
 import { ControlServer, type Worker } from './sim-control.js';
+import { stopChild } from './processes.js';
 
 export const EDGE_SENDER = fileURLToPath(new URL('../fixtures/edge-sender.mjs', import.meta.url));
 export const SCORER_MAIN = fileURLToPath(new URL('../../module/dist/edge/main.js', import.meta.url));
@@ -54,18 +55,6 @@ function manifest(o: PipelineOptions): DeploymentDocument {
         toScorer: 'FROM /messages/modules/sender/outputs/out INTO BrokeredEndpoint("/modules/scorer/inputs/amlInput")',
         scoresUp: 'FROM /messages/modules/scorer/outputs/* INTO $upstream',
       },
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
   });
 }
 

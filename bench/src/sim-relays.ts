@@ -9,7 +9,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { deploymentDocument, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { FERRY_BIN } from '@ferry/test';
 import { ControlServer, type Worker } from './sim-control.js';
+import { freePort, stopChild } from './processes.js';
 
 export const WORKER = fileURLToPath(new URL('../fixtures/sim-worker.mjs', import.meta.url));
 export const MOSQUITTO = '/usr/sbin/mosquitto';
@@ -30,29 +31,6 @@ export interface Relay {
   /** The relaying process (the simulator, or mosquitto). */
   readonly pid: number;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 function manifest(): DeploymentDocument {
@@ -102,12 +80,12 @@ export async function startSimulator(dir: string, log: (line: string) => void): 
       receiver,
       pid: child.pid!,
       async stop() {
-        await stopChild(child);
+        await stopChild(child, 10_000);
         await control.close();
       },
     };
   } catch (e) {
-    await stopChild(child);
+    await stopChild(child, 10_000);
     await control.close();
     throw e;
   }
@@ -187,15 +165,15 @@ export async function startMosquitto(dir: string, window: number): Promise<Relay
       receiver,
       pid: child.pid!,
       async stop() {
-        for (const w of workers) await stopChild(w);
+        for (const w of workers) await stopChild(w, 10_000);
         await control.close();
-        await stopChild(child);
+        await stopChild(child, 10_000);
       },
     };
   } catch (e) {
-    for (const w of workers) await stopChild(w);
+    for (const w of workers) await stopChild(w, 10_000);
     await control.close();
-    await stopChild(child);
+    await stopChild(child, 10_000);
     throw e;
   }
 }

@@ -15,6 +15,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { median, percentile } from './stats.js';
 import type { BenchContext, BenchReport, Figure, Target } from './report.js';
 import type { ReceiverReport, SendReport } from './sim-control.js';
 import { MOSQUITTO, ROUTE, startMosquitto, startSimulator, type Relay } from './sim-relays.js';
@@ -23,17 +24,6 @@ const SIZE = 1024;
 const WINDOW = 64;
 const PACED_RATE = 1000;
 const QUEUED = 100_000;
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

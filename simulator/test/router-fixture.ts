@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import device from 'azure-iot-device';
 import type { ModuleClient as ModuleClientType, Message as MessageType } from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { parseDeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest } from '@ferry/deployment-manifests';
 import type { DeploymentManifest } from '@ferry/deployment-manifests';
 import { MessageStore } from '../src/store/message-store.js';
 import { Router } from '../src/router/router.js';
@@ -27,27 +27,15 @@ export interface RoutedEdge {
 }
 
 /** A manifest with these modules (all `running`) and routes ($edgeHub schema 1.1). */
-export function manifest(modules: readonly string[], routes: Record<string, unknown>, storeTtlSecs = 7200): DeploymentManifest {
-  const mods = Object.fromEntries(modules.map((m) => [m, { version: '1.0', type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: `example/${m}:1.0`, createOptions: '{}' } }]));
-  return parseDeploymentManifest({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: mods,
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes, storeAndForwardConfiguration: { timeToLiveSecs: storeTtlSecs } } },
-    },
-  });
+export function manifest(modules: readonly string[], routes: Record<string, string | Record<string, unknown>>, storeTtlSecs = 7200): DeploymentManifest {
+  return parseDeploymentManifest(deploymentDocument({
+    modules: Object.fromEntries(modules.map((m) => [m, {}])),
+    routes,
+    timeToLiveSecs: storeTtlSecs,
+  }));
 }
 
-export async function startRoutedEdge(modules: readonly string[], routes: Record<string, unknown>, options: { window?: number } = {}): Promise<RoutedEdge> {
+export async function startRoutedEdge(modules: readonly string[], routes: Record<string, string | Record<string, unknown>>, options: { window?: number } = {}): Promise<RoutedEdge> {
   let offset = 0;
   const now = (): number => Date.now() + offset;
   // The broker takes its accept hook when it starts; the router, made next, is what it calls.

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { parseDeploymentManifestText } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifestText, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { Simulation, endRecordedProcess, processStartTime, type RecordedProcess } from '@ferry/simulator';
 import { FERRY_BIN } from '@ferry/test';
 
@@ -40,26 +40,8 @@ function tempWorkspace(): string {
   return ws;
 }
 
-function manifest(modules: Record<string, { status: 'running' | 'stopped'; startupOrder: number }>, routes: Record<string, string>): Record<string, unknown> {
-  return {
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: { minDockerVersion: 'v1.25' } },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: Object.fromEntries(Object.entries(modules).map(([id, m]) => [id, {
-            version: '1.0', type: 'docker', status: m.status, restartPolicy: 'always', startupOrder: m.startupOrder,
-            settings: { image: `example/${id}:1.0`, createOptions: '{}' },
-          }])),
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes, storeAndForwardConfiguration: { timeToLiveSecs: 7200 } } },
-    },
-  };
+function manifest(modules: Record<string, { status: 'running' | 'stopped'; startupOrder: number }>, routes: Record<string, string>): DeploymentDocument {
+  return deploymentDocument({ modules, routes });
 }
 
 const ids = (file: string): number[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : []);

@@ -4,6 +4,7 @@
  * scorer (a result whose correlationId is the reading's messageId, or an error). Gives the summary
  * `ferry quickstart` prints: counts, detected vs true anomalies, latency percentiles.
  */
+import { nearestRank } from '@ferry/builder';
 
 export interface SentReading {
   readonly messageId: string;
@@ -165,8 +166,8 @@ export class PipelineTracker {
 /** Nearest-rank percentiles, rounded to 0.1 ms. */
 export function latencySummary(values: readonly number[]): LatencySummary {
   if (values.length === 0) return { p50: null, p90: null, p99: null, max: null };
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number): number => round1(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number);
+  const sorted = Float64Array.from(values).sort();
+  const at = (p: number): number => round1(nearestRank(sorted, p));
   return { p50: at(50), p90: at(90), p99: at(99), max: round1(sorted[sorted.length - 1] as number) };
 }
 

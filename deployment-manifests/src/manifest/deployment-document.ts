@@ -23,8 +23,8 @@ export interface ModuleEntryOptions {
 export interface DeploymentDocumentOptions {
   /** Module id -> entry. */
   readonly modules: Readonly<Record<string, ModuleEntryOptions>>;
-  /** Route name -> route. */
-  readonly routes: Readonly<Record<string, string>>;
+  /** Route name -> route: its text, or schema 1.1's `{route, priority, timeToLiveSecs}`. */
+  readonly routes: Readonly<Record<string, string | Readonly<Record<string, unknown>>>>;
   /** Module id -> desired properties of its twin. */
   readonly twins?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `storeAndForwardConfiguration.timeToLiveSecs` (default 7200). */
