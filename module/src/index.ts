@@ -24,5 +24,5 @@ export { SENSOR_OUTPUT } from './sensor/sensor-settings.js';
 export { DeviceModelStore, fetchModel, deviceModelCatalogue, DEVICE_MODEL_MANIFEST_FILE } from './device-models/index.js';
 export type { DeviceModel, DeviceModelManifest, DeviceModelSource, FetchModelSource, FetchModelOptions } from './device-models/index.js';
 // The scorer module (module/src/edge); its process is module/dist/edge/main.js.
-export { EdgeModule, loadModuleConfig, parseEdgeConfig, decodeInput, InputAcks, edgeCatalogue } from './edge/index.js';
+export { EdgeModule, loadModuleConfig, parseEdgeConfig, decodeInput, InputAcks, connectModuleClient, noDelayOnConnect, edgeCatalogue } from './edge/index.js';
 export type { EdgeModuleOptions, EdgeConfig, EdgeHttpConfig, ModuleConfig, InboundMessage, OutboundMessage, InputAck } from './edge/index.js';

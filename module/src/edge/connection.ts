@@ -3,8 +3,9 @@
  * path (PROTOCOLS.md §1: EdgeHubConnectionString + EdgeModuleCACertificateFile, or the IOTEDGE_*
  * workload API). The SDK never retries a failed *first* connect (PROTOCOLS.md §2), so a module started
  * before edgeHub listens retries here, with a fresh client each time and exponential backoff with jitter.
- * Each client gets its PUBACK hook (input-ack.ts) and its listeners before `open()`, so no delivery
- * that arrives right after CONNACK (a `clean=false` session's backlog) finds nobody listening.
+ * Each client gets its PUBACK hook (input-ack.ts), TCP_NODELAY (no-delay.ts) and its listeners before
+ * `open()`, so no delivery that arrives right after CONNACK (a `clean=false` session's backlog) finds
+ * nobody listening and no small packet waits on Nagle's algorithm.
  */
 // CommonJS packages: their exports are reachable through the default import only.
 import device from 'azure-iot-device';
@@ -13,6 +14,7 @@ import deviceMqtt from 'azure-iot-device-mqtt';
 import type { Logger } from 'pino';
 import { edgeError } from './errors.js';
 import { InputAcks } from './input-ack.js';
+import { noDelayOnConnect } from './no-delay.js';
 
 export interface ConnectOptions {
   logger: Logger;
@@ -50,6 +52,7 @@ export async function connectModuleClient(o: ConnectOptions): Promise<ModuleConn
     try {
       client = await device.ModuleClient.fromEnvironment(deviceMqtt.Mqtt);
       const acks = InputAcks.install(client);
+      noDelayOnConnect(client);
       // Errors of features enabled by listeners surface here; the connect result is what counts.
       client.on('error', (err: Error) => o.logger.debug({ err }, 'module client error'));
       o.prepare?.(client, acks);

@@ -7,6 +7,7 @@ export type { InboundMessage, OutboundMessage } from './message-codec.js';
 export { InputAcks } from './input-ack.js';
 export type { InputAck } from './input-ack.js';
 export { connectModuleClient } from './connection.js';
+export { noDelayOnConnect } from './no-delay.js';
 export type { ConnectOptions, ModuleConnection } from './connection.js';
 export { ModelSlot } from './model-slot.js';
 export { ModuleStats } from './module-stats.js';
