@@ -7,10 +7,12 @@
  * ratio uses their mean, as in serve-bench.ts (these machines' speed drifts).
  *
  * - throughput: a burst (64 unacknowledged at most) counted from its first send to its last result
- *   upstream; ratio module/raw, median over rounds. Target ≥ 0.8.
- * - added p50 latency at 100 messages/s: (result read upstream - send time stamped by the sender, both on
- *   this machine's clock) p50, minus the raw single-run p50. Target ≤ 2 ms. The upstream reading crosses
- *   the simulator's control socket, one hop more than the module's path: the figure errs high.
+ *   taken by the local IoT Hub; ratio module/raw, median over rounds. Target ≥ 0.8.
+ * - added p50 latency at 100 messages/s: (the local IoT Hub's reception time - the send time stamped by
+ *   the sender, both this machine's clock at sub-ms resolution) p50, minus the p50 of raw runs paced at
+ *   the same 100/s (between paced runs the cores idle, and a run then takes longer than back to back:
+ *   the pipeline's scoring pays that too, so it is not edgeHub's). Target ≤ 2 ms. Also printed: the
+ *   same latency read here over the control socket (one hop more), and the back-to-back raw p50.
  * - cold start: the scorer is stopped (SIGTERM) while images keep coming; edgeAgent's restart policy
  *   starts it again; time from the new process's start (the launcher's startedAt) to its first result
  *   upstream. Target ≤ 1.5 s.
@@ -112,7 +114,7 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
       const sent = await pipeline.sender.command<SendReport & { firstSeq: number }>('burst', { count: burstCount, window: WINDOW });
       await pipeline.until(() => resultsFrom(sent.firstSeq, burstCount).length >= burstCount, 120_000, `${burstCount} burst results`);
       const got = resultsFrom(sent.firstSeq, burstCount);
-      const lastAt = Math.max(...got.map((u) => u.receivedAt));
+      const lastAt = Math.max(...got.map((u) => u.event.receivedAt));
       const rate = (burstCount * 1000) / (lastAt - sent.startAt);
       const after: RawLoopResult = await raw.measure(rawMs);
       const rawRate = (before.runsPerSec + after.runsPerSec) / 2;
@@ -127,22 +129,27 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
     figures.push({ label: 'raw InferenceSession.run loop', value: median(rawRates), unit: 'runs/s' });
     targets.push({ label: 'throughput module/raw (cls, micro-batching on)', value: median(ratios), bar: 0.8, op: '>=' });
 
-    // Latency at 100 messages/s, bracketed by raw runs for the single-run p50.
-    const rawBefore = await raw.measure(rawMs);
+    // Latency at 100 messages/s, bracketed by raw runs paced at the same rate.
+    const rawBefore = await raw.paced(RATE, rawMs);
     const from = pipeline.upstream.length;
     const paced = await pipeline.sender.command<SendReport & { firstSeq: number }>('paced', { rate: RATE, seconds: pacedSeconds });
     await pipeline.until(() => resultsFrom(paced.firstSeq, paced.sent).length >= paced.sent, 60_000, 'the paced results');
-    const rawAfter = await raw.measure(rawMs);
+    const rawAfter = await raw.paced(RATE, rawMs);
+    const backToBack = await raw.measure(rawMs);
     check(from);
-    const latencies = resultsFrom(paced.firstSeq, paced.sent).map((u) => u.receivedAt - Number(u.event.properties['t']));
-    const scoreMs = resultsFrom(paced.firstSeq, paced.sent).map((u) => Number(u.event.properties['scoreMs'])).filter(Number.isFinite);
+    const pacedResults = resultsFrom(paced.firstSeq, paced.sent);
+    const latencies = pacedResults.map((u) => u.event.receivedAt - Number(u.event.properties['t']));
+    const readLatencies = pacedResults.map((u) => u.readAt - Number(u.event.properties['t']));
+    const scoreMs = pacedResults.map((u) => Number(u.event.properties['scoreMs'])).filter(Number.isFinite);
     const rawP50 = (rawBefore.p50Ms + rawAfter.p50Ms) / 2;
     const p50 = percentile(latencies, 50);
-    figures.push({ label: `end-to-end latency p50 at ${RATE} msg/s (sender -> edgeHub -> scorer -> edgeHub -> upstream)`, value: p50, unit: 'ms' });
+    figures.push({ label: `end-to-end latency p50 at ${RATE} msg/s (sender -> edgeHub -> scorer -> edgeHub -> local IoT Hub)`, value: p50, unit: 'ms' });
     figures.push({ label: `end-to-end latency p99 at ${RATE} msg/s`, value: percentile(latencies, 99), unit: 'ms' });
+    figures.push({ label: `the same p50 read by the benchmark over the control socket (one hop more)`, value: percentile(readLatencies, 50), unit: 'ms' });
     if (scoreMs.length > 0) figures.push({ label: 'scoreMs property p50 (the scorer\'s own timing)', value: percentile(scoreMs, 50), unit: 'ms' });
-    figures.push({ label: 'raw single-run p50', value: rawP50, unit: 'ms' });
-    targets.push({ label: `added p50 latency at ${RATE} msg/s (end-to-end p50 - raw p50)`, value: p50 - rawP50, bar: 2, op: '<=', unit: 'ms' });
+    figures.push({ label: `raw single-run p50, paced at ${RATE}/s`, value: rawP50, unit: 'ms' });
+    figures.push({ label: 'raw single-run p50, back to back', value: backToBack.p50Ms, unit: 'ms' });
+    targets.push({ label: `added p50 latency at ${RATE} msg/s (end-to-end p50 - paced raw p50)`, value: p50 - rawP50, bar: 2, op: '<=', unit: 'ms' });
 
     // Cold start: stop the scorer; images keep coming while edgeAgent's backoff runs; time its restart.
     const old = await pipeline.scorer();
@@ -165,10 +172,10 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
     if (!restarted) throw new Error('the scorer was not restarted within 60 s');
     const firstNew = (): Upstream | undefined => pipeline.upstream.slice(fromCold).find((u) => !isError(u));
     await pipeline.until(() => firstNew() !== undefined, 30_000, 'the restarted scorer\'s first result');
-    const coldMs = (firstNew() as Upstream).receivedAt - Date.parse(restarted.startedAt);
+    const coldMs = (firstNew() as Upstream).event.receivedAt - Date.parse(restarted.startedAt);
     figures.push({ label: 'scorer restart: process start to first result upstream', value: coldMs, unit: 'ms' });
     targets.push({ label: 'module cold start (process start to first scored message)', value: coldMs / 1000, bar: 1.5, op: '<=', unit: 's' });
-    notes.push(`cold start measured from the launcher's startedAt (ms resolution) of the restarted process (pid ${restarted.pid}) to the first result read upstream; the input was waiting in edgeHub's queue`);
+    notes.push(`cold start measured from the launcher's startedAt (ms resolution) of the restarted process (pid ${restarted.pid}) to the local IoT Hub taking its first result; the input was waiting in edgeHub's queue`);
     void cold.catch(() => undefined);
     check(fromCold);
 

@@ -22,8 +22,8 @@ export const SCORER_MAIN = fileURLToPath(new URL('../../module/dist/edge/main.js
 const SIMULATION = 'edge-bench';
 
 export interface Upstream {
-  /** ms since the epoch (sub-ms), when this process read it. */
-  receivedAt: number;
+  /** ms since the epoch (sub-ms), when this process read it (over the control socket, one hop after the hub). */
+  readAt: number;
   event: MonitorEvent;
 }
 
@@ -123,7 +123,7 @@ export class EdgePipeline {
   }
 
   #received(event: MonitorEvent): void {
-    this.upstream.push({ receivedAt: performance.timeOrigin + performance.now(), event });
+    this.upstream.push({ readAt: performance.timeOrigin + performance.now(), event });
     for (const w of this.#waiters.splice(0)) w();
   }
 

@@ -3,6 +3,7 @@
  * inputs the service gets, one run at a time, with onnxruntime's default session options.
  */
 import ort from 'onnxruntime-node';
+import { percentile } from './stats.js';
 
 export interface RawLoopResult {
   runs: number;
@@ -28,7 +29,7 @@ export class RawSession {
     return new RawSession(session, tensors);
   }
 
-  /** Runs back to back for `durationMs` after `warmupMs`; latency percentiles by nearest rank. */
+  /** Runs back to back for `durationMs` after `warmupMs`; latency percentiles by nearest rank (stats.ts). */
   async measure(durationMs: number, warmupMs = 300): Promise<RawLoopResult> {
     const warmEnd = performance.now() + warmupMs;
     while (performance.now() < warmEnd) await this.#session.run(this.#feeds);
@@ -41,9 +42,27 @@ export class RawSession {
       now = performance.now();
       samples.push(now - t0);
     }
-    samples.sort((a, b) => a - b);
-    const rank = (p: number) => samples[Math.min(samples.length - 1, Math.ceil((p / 100) * samples.length) - 1)] ?? NaN;
-    return { runs: samples.length, runsPerSec: (samples.length * 1000) / (now - start), p50Ms: rank(50), p99Ms: rank(99) };
+    return { runs: samples.length, runsPerSec: (samples.length * 1000) / (now - start), p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
+  }
+
+  /**
+   * One run every 1000/`rate` ms on a fixed schedule for `durationMs`, as paced messages arrive: between runs
+   * the cores idle, so a run starts with colder caches than back to back (the fair baseline for a pipeline's
+   * latency at that rate).
+   */
+  async paced(rate: number, durationMs: number): Promise<RawLoopResult> {
+    const samples: number[] = [];
+    const start = performance.now();
+    const total = Math.round((rate * durationMs) / 1000);
+    for (let i = 0; i < total; i++) {
+      const due = start + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t0 = performance.now();
+      await this.#session.run(this.#feeds);
+      samples.push(performance.now() - t0);
+    }
+    return { runs: samples.length, runsPerSec: (samples.length * 1000) / (performance.now() - start), p50Ms: percentile(samples, 50), p99Ms: percentile(samples, 99) };
   }
 
   close(): Promise<void> {

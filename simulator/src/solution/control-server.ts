@@ -41,6 +41,8 @@ export interface MonitorEvent {
   readonly deviceId: string;
   readonly moduleId: string | undefined;
   readonly enqueuedAt: string;
+  /** When the local IoT Hub took it: ms since the epoch, with a fraction (a process-local high-resolution clock). */
+  readonly receivedAt: number;
   readonly sequenceNumber: number;
   readonly properties: Readonly<Record<string, string>>;
   readonly systemProperties: Readonly<Record<string, string>>;
@@ -155,6 +157,7 @@ export function monitorEvent(m: CloudMessage): MonitorEvent {
     deviceId: m.deviceId,
     moduleId: m.moduleId,
     enqueuedAt: new Date(m.enqueuedAt).toISOString(),
+    receivedAt: m.receivedAt,
     sequenceNumber: m.sequenceNumber,
     properties: m.properties,
     systemProperties: m.systemProperties,

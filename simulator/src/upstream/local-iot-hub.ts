@@ -14,7 +14,7 @@ export interface CloudMessage {
   readonly systemProperties: Readonly<Record<string, string>>;
   readonly body: Buffer;
   readonly enqueuedAt: number;
-  /** When the hub received it, ms since the epoch. */
+  /** When the hub received it, ms since the epoch (with a fraction by default: performance.timeOrigin + now()). */
   readonly receivedAt: number;
   /** Counts up from 1 for each message the hub received. */
   readonly sequenceNumber: number;
@@ -50,7 +50,7 @@ export class LocalIotHub extends EventEmitter<LocalIotHubEvents> implements Upst
     const capacity = options.capacity ?? 1000;
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity ${String(capacity)} is not a positive integer`);
     this.#capacity = capacity;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
   }
 
   /** Messages received since the hub was made. */
