@@ -40,159 +40,195 @@ function open(file: string, options?: MessageStoreOptions): MessageStore {
   return MessageStore.open(file, options);
 }
 
-describe('delivery order', () => {
-  it('hands out the highest priority first, then offset order, and new urgent messages overtake a backlog', async () => {
-    const store = open(freshFile());
-    const priorities = [5, 0, 9, 5, 0, 1, 9, 1, 5, 0];
-    const offsets = await Promise.all(priorities.map((p, n) => store.append(msg(n), [{ endpoint: 'up', priority: p }])));
-    // Offsets grow in append order.
-    expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
-    expect(new Set(offsets).size).toBe(offsets.length);
+// Each behaviour holds whether a message is handed out from memory (just appended) or read from the file.
+describe.each([
+  ['handed out from memory', {}],
+  ['read back from the file', { recentBytes: 0 }],
+] as const)('%s', (_how, variant: MessageStoreOptions) => {
+  describe('delivery order', () => {
+    it('hands out the highest priority first, then offset order, and new urgent messages overtake a backlog', async () => {
+      const store = open(freshFile(), variant);
+      const priorities = [5, 0, 9, 5, 0, 1, 9, 1, 5, 0];
+      const offsets = await Promise.all(priorities.map((p, n) => store.append(msg(n), [{ endpoint: 'up', priority: p }])));
+      // Offsets grow in append order.
+      expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
+      expect(new Set(offsets).size).toBe(offsets.length);
 
-    const first = store.next('up', 4);
-    expect(ns(first)).toEqual([1, 4, 9, 5]);
-    expect(first.map((q) => q.priority)).toEqual([0, 0, 0, 1]);
-    // A priority 0 message arriving now comes before the rest of the lower-priority backlog.
-    await store.append(msg(10), [{ endpoint: 'up', priority: 0 }]);
-    expect(ns(store.next('up', 3))).toEqual([10, 7, 0]);
-    expect(ns(store.next('up', 100))).toEqual([3, 8, 2, 6]);
-    expect(store.next('up', 100)).toEqual([]);
-    store.close();
+      const first = store.next('up', 4);
+      expect(ns(first)).toEqual([1, 4, 9, 5]);
+      expect(first.map((q) => q.priority)).toEqual([0, 0, 0, 1]);
+      // A priority 0 message arriving now comes before the rest of the lower-priority backlog.
+      await store.append(msg(10), [{ endpoint: 'up', priority: 0 }]);
+      expect(ns(store.next('up', 3))).toEqual([10, 7, 0]);
+      expect(ns(store.next('up', 100))).toEqual([3, 8, 2, 6]);
+      expect(store.next('up', 100)).toEqual([]);
+      store.close();
+    });
+
+    it('keeps one delivery per endpoint at the best priority when a message is routed there twice', async () => {
+      const store = open(freshFile(), variant);
+      await store.append(msg(1), [{ endpoint: 'up', priority: 7 }]);
+      await store.append(msg(2), [{ endpoint: 'up', priority: 8 }, { endpoint: 'up', priority: 3 }]);
+      const page = store.next('up', 10);
+      expect(ns(page)).toEqual([2, 1]);
+      expect(page[0]!.priority).toBe(3);
+      expect(store.pending('up')).toBe(2);
+      store.close();
+    });
+
+    it('gives back the exact message: property bags, bytes, enqueuedAt', async () => {
+      const store = open(freshFile(), variant);
+      const body = new Uint8Array([0, 255, 1, 254, 0x7f, 0x80]);
+      const original = msg(7, { body, properties: { 'a b': 'ü€', empty: '' }, systemProperties: {} });
+      const offset = await store.append(original, [{ endpoint: 'up', priority: 0 }]);
+      const [got] = store.next('up', 1);
+      expect(got!.offset).toBe(offset);
+      expect(got!.message.properties).toEqual(original.properties);
+      expect(got!.message.systemProperties).toEqual({});
+      expect(Buffer.from(got!.message.body).equals(Buffer.from(body))).toBe(true);
+      expect(got!.message.enqueuedAt).toBe(original.enqueuedAt);
+      store.close();
+    });
+
+    it('hands out unacknowledged messages again after rewind (the endpoint went away before its PUBACKs)', async () => {
+      const store = open(freshFile(), variant);
+      const offsets = await Promise.all([0, 1, 2, 3].map((n) => store.append(msg(n), [{ endpoint: 'mod', priority: 0 }])));
+      expect(ns(store.next('mod', 10))).toEqual([0, 1, 2, 3]);
+      expect(store.ack('mod', [offsets[0]!, offsets[2]!])).toBe(2);
+      expect(store.next('mod', 10)).toEqual([]);
+      store.rewind('mod');
+      expect(ns(store.next('mod', 10))).toEqual([1, 3]);
+      store.close();
+    });
   });
 
-  it('keeps one delivery per endpoint at the best priority when a message is routed there twice', async () => {
-    const store = open(freshFile());
-    await store.append(msg(1), [{ endpoint: 'up', priority: 7 }]);
-    await store.append(msg(2), [{ endpoint: 'up', priority: 8 }, { endpoint: 'up', priority: 3 }]);
-    const page = store.next('up', 10);
-    expect(ns(page)).toEqual([2, 1]);
-    expect(page[0]!.priority).toBe(3);
-    expect(store.pending('up')).toBe(2);
-    store.close();
+  describe('time to live', () => {
+    it('drops messages past their TTL and counts them as expired, per endpoint', async () => {
+      const clock = manualClock();
+      const store = open(freshFile(), { ...variant, now: clock.now, timeToLiveSecs: 7200 });
+      await store.append(msg(0), [{ endpoint: 'up', priority: 0, ttlSecs: 60 }, { endpoint: 'mod', priority: 0 }]);
+      await store.append(msg(1), [{ endpoint: 'up', priority: 0, ttlSecs: 0 }]); // 0: the store's default, 7200 s
+      await store.append(msg(2), [{ endpoint: 'up', priority: 1, ttlSecs: 10 }]);
+      expect(store.pending('up')).toBe(3);
+
+      clock.advance(30_000); // msg 2 (10 s) is past its TTL, msg 0 (60 s) is not
+      expect(ns(store.next('up', 10))).toEqual([0, 1]);
+      let stats = store.stats().endpoints.find((e) => e.endpoint === 'up')!;
+      expect(stats).toMatchObject({ pending: 2, expired: 1, delivered: 0 });
+
+      store.rewind('up');
+      clock.advance(60_000); // msg 0 has expired for `up`; `mod` has the default TTL and still has it
+      expect(ns(store.next('up', 10))).toEqual([1]);
+      expect(ns(store.next('mod', 10))).toEqual([0]);
+      stats = store.stats().endpoints.find((e) => e.endpoint === 'up')!;
+      expect(stats).toMatchObject({ pending: 1, expired: 2 });
+      expect(store.stats().endpoints.find((e) => e.endpoint === 'mod')).toMatchObject({ pending: 1, expired: 0 });
+      expect(store.stats().messages).toBe(2); // msg 0 still needed by `mod`; msg 2 gone
+
+      clock.advance(7200_000);
+      expect(store.next('up', 10)).toEqual([]);
+      expect(store.next('mod', 10)).toEqual([]);
+      const all = store.stats();
+      expect(all.messages).toBe(0);
+      expect(all.endpoints.map((e) => [e.endpoint, e.pending, e.expired])).toEqual([['up', 0, 3], ['mod', 0, 1]]);
+      store.close();
+    });
+
+    it('applies a changed default TTL to messages appended after the change only', async () => {
+      const clock = manualClock();
+      const store = open(freshFile(), { ...variant, now: clock.now, timeToLiveSecs: 100 });
+      await store.append(msg(0), [{ endpoint: 'up', priority: 0 }]);
+      store.setDefaultTimeToLive(10);
+      await store.append(msg(1), [{ endpoint: 'up', priority: 0 }]);
+      clock.advance(50_000);
+      expect(ns(store.next('up', 10))).toEqual([0]);
+      store.close();
+    });
   });
 
-  it('gives back the exact message: property bags, bytes, enqueuedAt', async () => {
-    const store = open(freshFile());
-    const body = new Uint8Array([0, 255, 1, 254, 0x7f, 0x80]);
-    const original = msg(7, { body, properties: { 'a b': 'ü€', empty: '' }, systemProperties: {} });
-    const offset = await store.append(original, [{ endpoint: 'up', priority: 0 }]);
-    const [got] = store.next('up', 1);
-    expect(got!.offset).toBe(offset);
-    expect(got!.message.properties).toEqual(original.properties);
-    expect(got!.message.systemProperties).toEqual({});
-    expect(Buffer.from(got!.message.body).equals(Buffer.from(body))).toBe(true);
-    expect(got!.message.enqueuedAt).toBe(original.enqueuedAt);
-    store.close();
-  });
+  describe('endpoints', () => {
+    it('an offline endpoint holds no other endpoint back', async () => {
+      const store = open(freshFile(), variant);
+      for (let n = 0; n < 50; n++) await store.append(msg(n), [{ endpoint: 'offline', priority: 0 }, { endpoint: 'online', priority: 0 }]);
+      let delivered = 0;
+      for (;;) {
+        const page = store.next('online', 7);
+        if (page.length === 0) break;
+        delivered += store.ack('online', page.map((q) => q.offset));
+      }
+      expect(delivered).toBe(50);
+      expect(store.pending('online')).toBe(0);
+      expect(store.pending('offline')).toBe(50);
+      const stats = store.stats();
+      expect(stats.messages).toBe(50);
+      expect(stats.endpoints.find((e) => e.endpoint === 'online')).toMatchObject({ pending: 0, delivered: 50, oldestAgeMs: 0 });
+      expect(stats.endpoints.find((e) => e.endpoint === 'offline')).toMatchObject({ pending: 50, delivered: 0 });
+      store.close();
+    });
 
-  it('hands out unacknowledged messages again after rewind (the endpoint went away before its PUBACKs)', async () => {
-    const store = open(freshFile());
-    const offsets = await Promise.all([0, 1, 2, 3].map((n) => store.append(msg(n), [{ endpoint: 'mod', priority: 0 }])));
-    expect(ns(store.next('mod', 10))).toEqual([0, 1, 2, 3]);
-    expect(store.ack('mod', [offsets[0]!, offsets[2]!])).toBe(2);
-    expect(store.next('mod', 10)).toEqual([]);
-    store.rewind('mod');
-    expect(ns(store.next('mod', 10))).toEqual([1, 3]);
-    store.close();
+    it('deletes a message shared by two endpoints only after both acknowledged it', async () => {
+      const file = freshFile();
+      const store = open(file, variant);
+      const offset = await store.append(msg(1), [{ endpoint: 'a', priority: 0 }, { endpoint: 'b', priority: 4 }]);
+      const rows = () => store.stats().messages;
+      expect(rows()).toBe(1);
+      expect(store.ack('a', [offset])).toBe(1);
+      expect(store.ack('a', [offset])).toBe(0); // twice is harmless
+      expect(rows()).toBe(1);
+      expect(ns(store.next('b', 10))).toEqual([1]);
+      expect(store.ack('b', [offset, 999_999])).toBe(1);
+      expect(rows()).toBe(0);
+      store.close();
+      // And really gone from the file, not only from the counters.
+      const db = new Database(file, { readonly: true });
+      expect(db.prepare('SELECT count(*) AS n FROM messages').get()).toEqual({ n: 0 });
+      db.close();
+    });
+
+    it('keeps queues across route changes and drops an endpoint no route uses any more', async () => {
+      const store = open(freshFile(), variant);
+      const o1 = await store.append(msg(1), [{ endpoint: 'old', priority: 0 }, { endpoint: 'kept', priority: 0 }]);
+      await store.append(msg(2), [{ endpoint: 'old', priority: 0 }]);
+      expect(store.endpoints().sort()).toEqual(['kept', 'old']);
+      expect(store.removeEndpoint('old')).toBe(2);
+      expect(store.removeEndpoint('old')).toBe(0);
+      expect(store.endpoints()).toEqual(['kept']);
+      expect(store.stats().messages).toBe(1); // msg 2 was only for `old`
+      expect(store.next('kept', 10).map((q) => q.offset)).toEqual([o1]);
+      // A route that names it again starts a fresh queue.
+      await store.append(msg(3), [{ endpoint: 'old', priority: 0 }]);
+      expect(ns(store.next('old', 10))).toEqual([3]);
+      store.close();
+    });
   });
 });
 
-describe('time to live', () => {
-  it('drops messages past their TTL and counts them as expired, per endpoint', async () => {
-    const clock = manualClock();
-    const store = open(freshFile(), { now: clock.now, timeToLiveSecs: 7200 });
-    await store.append(msg(0), [{ endpoint: 'up', priority: 0, ttlSecs: 60 }, { endpoint: 'mod', priority: 0 }]);
-    await store.append(msg(1), [{ endpoint: 'up', priority: 0, ttlSecs: 0 }]); // 0: the store's default, 7200 s
-    await store.append(msg(2), [{ endpoint: 'up', priority: 1, ttlSecs: 10 }]);
-    expect(store.pending('up')).toBe(3);
-
-    clock.advance(30_000); // msg 2 (10 s) is past its TTL, msg 0 (60 s) is not
-    expect(ns(store.next('up', 10))).toEqual([0, 1]);
-    let stats = store.stats().endpoints.find((e) => e.endpoint === 'up')!;
-    expect(stats).toMatchObject({ pending: 2, expired: 1, delivered: 0 });
-
-    store.rewind('up');
-    clock.advance(60_000); // msg 0 has expired for `up`; `mod` has the default TTL and still has it
-    expect(ns(store.next('up', 10))).toEqual([1]);
-    expect(ns(store.next('mod', 10))).toEqual([0]);
-    stats = store.stats().endpoints.find((e) => e.endpoint === 'up')!;
-    expect(stats).toMatchObject({ pending: 1, expired: 2 });
-    expect(store.stats().endpoints.find((e) => e.endpoint === 'mod')).toMatchObject({ pending: 1, expired: 0 });
-    expect(store.stats().messages).toBe(2); // msg 0 still needed by `mod`; msg 2 gone
-
-    clock.advance(7200_000);
-    expect(store.next('up', 10)).toEqual([]);
-    expect(store.next('mod', 10)).toEqual([]);
-    const all = store.stats();
-    expect(all.messages).toBe(0);
-    expect(all.endpoints.map((e) => [e.endpoint, e.pending, e.expired])).toEqual([['up', 0, 3], ['mod', 0, 1]]);
-    store.close();
-  });
-
-  it('applies a changed default TTL to messages appended after the change only', async () => {
-    const clock = manualClock();
-    const store = open(freshFile(), { now: clock.now, timeToLiveSecs: 100 });
-    await store.append(msg(0), [{ endpoint: 'up', priority: 0 }]);
-    store.setDefaultTimeToLive(10);
-    await store.append(msg(1), [{ endpoint: 'up', priority: 0 }]);
-    clock.advance(50_000);
-    expect(ns(store.next('up', 10))).toEqual([0]);
-    store.close();
-  });
-});
-
-describe('endpoints', () => {
-  it('an offline endpoint holds no other endpoint back', async () => {
-    const store = open(freshFile());
-    for (let n = 0; n < 50; n++) await store.append(msg(n), [{ endpoint: 'offline', priority: 0 }, { endpoint: 'online', priority: 0 }]);
-    let delivered = 0;
-    for (;;) {
-      const page = store.next('online', 7);
-      if (page.length === 0) break;
-      delivered += store.ack('online', page.map((q) => q.offset));
-    }
-    expect(delivered).toBe(50);
-    expect(store.pending('online')).toBe(0);
-    expect(store.pending('offline')).toBe(50);
-    const stats = store.stats();
-    expect(stats.messages).toBe(50);
-    expect(stats.endpoints.find((e) => e.endpoint === 'online')).toMatchObject({ pending: 0, delivered: 50, oldestAgeMs: 0 });
-    expect(stats.endpoints.find((e) => e.endpoint === 'offline')).toMatchObject({ pending: 50, delivered: 0 });
-    store.close();
-  });
-
-  it('deletes a message shared by two endpoints only after both acknowledged it', async () => {
+describe('messages kept in memory', () => {
+  it('hands out a page mixing remembered and file-read messages in queue order, equal to a read from the file', async () => {
     const file = freshFile();
-    const store = open(file);
-    const offset = await store.append(msg(1), [{ endpoint: 'a', priority: 0 }, { endpoint: 'b', priority: 4 }]);
-    const rows = () => store.stats().messages;
-    expect(rows()).toBe(1);
-    expect(store.ack('a', [offset])).toBe(1);
-    expect(store.ack('a', [offset])).toBe(0); // twice is harmless
-    expect(rows()).toBe(1);
-    expect(ns(store.next('b', 10))).toEqual([1]);
-    expect(store.ack('b', [offset, 999_999])).toBe(1);
-    expect(rows()).toBe(0);
+    const body = (n: number) => new Uint8Array(1000).fill(n);
+    // Room for three bodies: the five oldest are read from the file, the three newest come from memory.
+    const store = open(file, { recentBytes: 3000 });
+    const offsets: number[] = [];
+    for (let n = 0; n < 8; n++) offsets.push(await store.append(msg(n, { body: body(n) }), [{ endpoint: 'up', priority: 0 }]));
+    const mixed = store.next('up', 100);
+    expect(mixed.map((q) => q.offset)).toEqual(offsets);
+    expect(mixed.map((q) => q.message.body[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     store.close();
-    // And really gone from the file, not only from the counters.
-    const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT count(*) AS n FROM messages').get()).toEqual({ n: 0 });
-    db.close();
+    const fromFile = open(file, { recentBytes: 0 });
+    const read = fromFile.next('up', 100);
+    expect(read.map((q) => ({ ...q, message: { ...q.message, body: Buffer.from(q.message.body) } })))
+      .toEqual(mixed.map((q) => ({ ...q, message: { ...q.message, body: Buffer.from(q.message.body) } })));
+    fromFile.close();
   });
 
-  it('keeps queues across route changes and drops an endpoint no route uses any more', async () => {
+  it('keeps what was appended, not what the caller changed afterwards', async () => {
     const store = open(freshFile());
-    const o1 = await store.append(msg(1), [{ endpoint: 'old', priority: 0 }, { endpoint: 'kept', priority: 0 }]);
-    await store.append(msg(2), [{ endpoint: 'old', priority: 0 }]);
-    expect(store.endpoints().sort()).toEqual(['kept', 'old']);
-    expect(store.removeEndpoint('old')).toBe(2);
-    expect(store.removeEndpoint('old')).toBe(0);
-    expect(store.endpoints()).toEqual(['kept']);
-    expect(store.stats().messages).toBe(1); // msg 2 was only for `old`
-    expect(store.next('kept', 10).map((q) => q.offset)).toEqual([o1]);
-    // A route that names it again starts a fresh queue.
-    await store.append(msg(3), [{ endpoint: 'old', priority: 0 }]);
-    expect(ns(store.next('old', 10))).toEqual([3]);
+    const m = { ...msg(1), properties: { n: '1', kind: 'test' } as Record<string, string> };
+    await store.append(m, [{ endpoint: 'up', priority: 0 }]);
+    m.properties['kind'] = 'changed';
+    const [got] = store.next('up', 1);
+    expect(got!.message.properties).toEqual({ n: '1', kind: 'test' });
     store.close();
   });
 });

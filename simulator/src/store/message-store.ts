@@ -8,17 +8,21 @@
  *   endpoint's checkpoint row; a message row goes when no queue row refers to it any more.
  * Appends are group-committed: every append of one event-loop turn shares one transaction, and each
  * promise resolves once that transaction is committed (durable across SIGKILL, see store-database.ts).
+ * Committed messages also stay in memory up to a byte budget (recent-messages.ts), so handing out a
+ * message that was just routed reads only its queue key, not its row.
  */
 import type Database from 'better-sqlite3';
 import { checkDeliveries, checkMessage, checkTimeToLive, type CheckedDelivery } from './append-validation.js';
 import { storeError } from './errors.js';
 import { openStoreDatabase, wrapSqliteError } from './store-database.js';
+import { DEFAULT_RECENT_BYTES, RecentMessages } from './recent-messages.js';
 import type { Delivery, EndpointStats, Message, MessageStoreOptions, QueuedMessage, StoreStats } from './store-types.js';
 
 const DEFAULT_TTL_SECS = 7200; // storeAndForwardConfiguration.timeToLiveSecs default (PROTOCOLS.md §5)
 const PRIORITIES = 10;
 
 interface PendingAppend {
+  readonly message: Message;
   readonly enqueuedAt: number;
   readonly properties: string;
   readonly systemProperties: string;
@@ -29,13 +33,27 @@ interface PendingAppend {
   readonly reject: (e: Error) => void;
 }
 
-interface QueueRow {
-  off: number;
-  priority: number;
+interface MessageRow {
   enqueued_at: number;
   properties: string;
   system_properties: string;
   body: Buffer;
+}
+
+interface QueueKey {
+  off: number;
+  priority: number;
+}
+
+type QueueRow = QueueKey & MessageRow;
+
+function fromRow(row: MessageRow): Message {
+  return {
+    properties: JSON.parse(row.properties) as Record<string, string>,
+    systemProperties: JSON.parse(row.system_properties) as Record<string, string>,
+    body: row.body,
+    enqueuedAt: row.enqueued_at,
+  };
 }
 
 interface Endpoint {
@@ -66,6 +84,7 @@ export class MessageStore {
   /** The earliest expiry of any queue row (Infinity when none): no sweep before then. */
   #earliestExpiry: number;
   readonly #sql: ReturnType<typeof prepare>;
+  readonly #recent: RecentMessages;
 
   private constructor(db: Database.Database, file: string, options: MessageStoreOptions) {
     this.#db = db;
@@ -73,6 +92,7 @@ export class MessageStore {
     this.#now = options.now ?? Date.now;
     this.#defaultTtlSecs = checkTimeToLive(options.timeToLiveSecs ?? DEFAULT_TTL_SECS);
     this.#sql = prepare(db);
+    this.#recent = new RecentMessages(options.recentBytes ?? DEFAULT_RECENT_BYTES);
     const counts = new Map<number, number>();
     for (const row of this.#sql.countQueues.all() as { endpoint_id: number; n: number }[]) counts.set(row.endpoint_id, row.n);
     const byId = new Map<number, Endpoint>();
@@ -116,6 +136,7 @@ export class MessageStore {
       this.#assertOpen();
       checkMessage(message);
       pending = {
+        message,
         enqueuedAt: message.enqueuedAt,
         properties: JSON.stringify(message.properties),
         systemProperties: JSON.stringify(message.systemProperties),
@@ -151,26 +172,40 @@ export class MessageStore {
       for (let p = 0; p < PRIORITIES && out.length < limit; p++) {
         // Nothing was queued at this priority past the cursor: no query (most routes use one priority).
         if ((ep.cursor[p] as number) >= (ep.top[p] as number)) continue;
-        const rows = this.#sql.selectPage.all(ep.id, p, ep.cursor[p], limit - out.length) as QueueRow[];
-        for (const row of rows) {
-          ep.handed.set(row.off, row.priority);
-          out.push({
-            offset: row.off,
-            priority: row.priority,
-            message: {
-              properties: JSON.parse(row.properties) as Record<string, string>,
-              systemProperties: JSON.parse(row.system_properties) as Record<string, string>,
-              body: row.body,
-              enqueuedAt: row.enqueued_at,
-            },
-          });
+        const page = this.#page(ep.id, p, ep.cursor[p] as number, limit - out.length);
+        for (const q of page) {
+          ep.handed.set(q.offset, q.priority);
+          out.push(q);
         }
-        const last = rows[rows.length - 1];
-        if (last) ep.cursor[p] = last.off;
+        const last = page[page.length - 1];
+        if (last) ep.cursor[p] = last.offset;
       }
     } catch (cause) {
       throw wrapSqliteError(cause, `reading the queue of ${endpoint} from ${this.#file}`);
     }
+    return out;
+  }
+
+  /**
+   * One priority's queue past `after`: the keys first (an index-only read), the messages from memory when
+   * they were appended lately; a page none of which is in memory is read in one join, a mixed page row by row.
+   */
+  #page(endpointId: number, priority: number, after: number, limit: number): QueuedMessage[] {
+    const keys = this.#sql.selectKeys.all(endpointId, priority, after, limit) as QueueKey[];
+    const cached = keys.map((k) => this.#recent.get(k.off));
+    if (keys.length > 0 && cached.every((m) => m === undefined)) {
+      return (this.#sql.selectPage.all(endpointId, priority, after, limit) as QueueRow[]).map((row) => ({ offset: row.off, priority: row.priority, message: fromRow(row) }));
+    }
+    const out: QueuedMessage[] = [];
+    keys.forEach((k, i) => {
+      const hit = cached[i];
+      if (hit) {
+        out.push({ offset: k.off, priority: k.priority, message: hit });
+        return;
+      }
+      const row = this.#sql.selectMessage.get(k.off) as MessageRow | undefined;
+      if (row) out.push({ offset: k.off, priority: k.priority, message: fromRow(row) });
+    });
     return out;
   }
 
@@ -337,6 +372,7 @@ export class MessageStore {
       if (ep && (queued[i + 2] as number) > (ep.top[p] as number)) ep.top[p] = queued[i + 2] as number;
     }
     this.#messageCount += batch.length;
+    batch.forEach((item, i) => this.#recent.add(offsets[i] as number, item.message));
     if (earliest < this.#earliestExpiry) this.#earliestExpiry = earliest;
     batch.forEach((item, i) => item.resolve(offsets[i] as number));
   }
@@ -373,12 +409,14 @@ export class MessageStore {
     // The last reference (most messages go to one endpoint): one statement deletes it.
     if (this.#sql.deleteLastRef.run(offset).changes > 0) {
       this.#messageCount--;
+      this.#recent.delete(offset);
       return;
     }
     const row = this.#sql.releaseMessage.get(offset) as { refs: number } | undefined;
     if (row && row.refs <= 0) {
       this.#sql.deleteMessage.run(offset);
       this.#messageCount--;
+      this.#recent.delete(offset);
     }
   }
 
@@ -393,6 +431,8 @@ function prepare(db: Database.Database) {
     insertMessage: db.prepare('INSERT INTO messages (enqueued_at, refs, properties, system_properties, body) VALUES (?, ?, ?, ?, ?)'),
     insertEndpoint: db.prepare('INSERT INTO endpoints (name) VALUES (?) RETURNING id'),
     insertQueueRow: db.prepare('INSERT INTO queue (endpoint_id, priority, msg_offset, expires_at) VALUES (?, ?, ?, ?)'),
+    selectKeys: db.prepare('SELECT msg_offset AS off, priority FROM queue WHERE endpoint_id = ? AND priority = ? AND msg_offset > ? ORDER BY msg_offset LIMIT ?'),
+    selectMessage: db.prepare('SELECT enqueued_at, properties, system_properties, body FROM messages WHERE msg_offset = ?'),
     selectPage: db.prepare(`SELECT q.msg_offset AS off, q.priority, m.enqueued_at, m.properties, m.system_properties, m.body
       FROM queue q JOIN messages m ON m.msg_offset = q.msg_offset
       WHERE q.endpoint_id = ? AND q.priority = ? AND q.msg_offset > ? ORDER BY q.msg_offset LIMIT ?`),

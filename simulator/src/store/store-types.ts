@@ -59,6 +59,11 @@ export interface MessageStoreOptions {
    * cost of one fsync per group commit.
    */
   readonly durability?: 'normal' | 'full';
+  /**
+   * Body bytes of the latest committed messages kept in memory, so handing them out needs no read of
+   * their rows (default 8 MiB; 0 keeps none).
+   */
+  readonly recentBytes?: number;
   /** The clock, milliseconds since the epoch (Date.now by default); TTLs and ages are measured on it. */
   readonly now?: () => number;
 }
