@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MessageStore, type Message, type MessageStoreOptions, type QueuedMessage } from '../src/store/index.js';
+import { ENTRY_OVERHEAD_BYTES } from '../src/store/recent-messages.js';
 
 let root: string;
 let files = 0;
@@ -207,8 +208,8 @@ describe('messages kept in memory', () => {
   it('hands out a page mixing remembered and file-read messages in queue order, equal to a read from the file', async () => {
     const file = freshFile();
     const body = (n: number) => new Uint8Array(1000).fill(n);
-    // Room for three bodies: the five oldest are read from the file, the three newest come from memory.
-    const store = open(file, { recentBytes: 3000 });
+    // Room for three messages: the five oldest are read from the file, the three newest come from memory.
+    const store = open(file, { recentBytes: 3 * (1000 + ENTRY_OVERHEAD_BYTES) });
     const offsets: number[] = [];
     for (let n = 0; n < 8; n++) offsets.push(await store.append(msg(n, { body: body(n) }), [{ endpoint: 'up', priority: 0 }]));
     const mixed = store.next('up', 100);

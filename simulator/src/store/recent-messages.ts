@@ -1,13 +1,20 @@
 /**
- * The messages appended lately, by offset, kept in memory up to a byte budget so that `next` hands a
- * message out without reading its row back (a 110 KB body read from SQLite costs more than routing it).
+ * The messages appended lately, by offset, kept in memory up to a byte budget (bodies plus a fixed cost
+ * per message) so that `next` hands a message out without reading its row back (a 110 KB body read
+ * from SQLite costs more than routing it).
  * Only committed messages are added; a message leaves when its row is deleted or, oldest first, when
  * the budget is exceeded (a backlog then reads its oldest messages from the file, as before).
  */
 import type { Message } from './store-types.js';
 
-/** Body bytes kept by default. */
+/** Bytes kept by default. */
 export const DEFAULT_RECENT_BYTES = 8 * 1024 * 1024;
+
+/**
+ * What one kept message costs besides its body (the entry, the message, two property bags), counted
+ * against the budget so that small messages cannot pile up unbounded objects.
+ */
+export const ENTRY_OVERHEAD_BYTES = 1024;
 
 export class RecentMessages {
   readonly #maxBytes: number;
@@ -23,24 +30,26 @@ export class RecentMessages {
     return this.#byOffset.size;
   }
 
+  /** Body bytes plus ENTRY_OVERHEAD_BYTES per message. */
   get bytes(): number {
     return this.#bytes;
   }
 
   /** Keeps a committed message (its property bags copied, so later changes by the caller do not leak in). */
   add(offset: number, message: Message): void {
-    if (this.#maxBytes <= 0 || message.body.byteLength > this.#maxBytes) return;
+    const cost = message.body.byteLength + ENTRY_OVERHEAD_BYTES;
+    if (cost > this.#maxBytes) return;
     this.#byOffset.set(offset, {
       properties: Object.freeze({ ...message.properties }),
       systemProperties: Object.freeze({ ...message.systemProperties }),
       body: message.body,
       enqueuedAt: message.enqueuedAt,
     });
-    this.#bytes += message.body.byteLength;
+    this.#bytes += cost;
     for (const [oldest, m] of this.#byOffset) {
       if (this.#bytes <= this.#maxBytes) break;
       this.#byOffset.delete(oldest);
-      this.#bytes -= m.body.byteLength;
+      this.#bytes -= m.body.byteLength + ENTRY_OVERHEAD_BYTES;
     }
   }
 
@@ -52,6 +61,6 @@ export class RecentMessages {
     const m = this.#byOffset.get(offset);
     if (!m) return;
     this.#byOffset.delete(offset);
-    this.#bytes -= m.body.byteLength;
+    this.#bytes -= m.body.byteLength + ENTRY_OVERHEAD_BYTES;
   }
 }
