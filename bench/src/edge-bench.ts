@@ -162,6 +162,9 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
       await new Promise((r) => setTimeout(r, 50));
     }
     const cold = pipeline.sender.command<SendReport & { firstSeq: number }>('paced', { rate: 20, seconds: 40 });
+    // Not awaited (pipeline.stop ends it): handled now, so that a failure below does not turn its rejection
+    // ("sender went away") into an unhandled one that kills this process while `ferry simulate` is stopping.
+    void cold.catch(() => undefined);
     let restarted: { pid: number; startedAt: string } | undefined;
     const end = Date.now() + 60_000;
     while (!restarted && Date.now() < end) {
@@ -176,7 +179,6 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
     figures.push({ label: 'scorer restart: process start to first result upstream', value: coldMs, unit: 'ms' });
     targets.push({ label: 'module cold start (process start to first scored message)', value: coldMs / 1000, bar: 1.5, op: '<=', unit: 's' });
     notes.push(`cold start measured from the launcher's startedAt (ms resolution) of the restarted process (pid ${restarted.pid}) to the local IoT Hub taking its first result; the input was waiting in edgeHub's queue`);
-    void cold.catch(() => undefined);
     check(fromCold);
 
     const errors = pipeline.upstream.filter(isError);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { parseLayeredDeployment, type FerryError } from '@ferry/deployment-manifests';
 import { ControlClient, DEFAULT_SIMULATION_NAME, DEFAULT_SINGLE_MODULE_PORT, SINGLE_MODULE_ID, Simulation, SingleModuleSimulation, monitorEvent, readSolutionFile, type ModuleCredentials, type MonitorEvent, type SimulationModuleStatus, type SimulationStatus } from '@ferry/simulator';
@@ -15,7 +16,7 @@ const NAME_HELP = `the simulation's name (default ${DEFAULT_SIMULATION_NAME})`;
 /** `ferry simulate` (issue 3 §6) and the commands that talk to a running simulation's control socket. */
 export function registerSimulateCommands(program: Command): void {
   const simulate = program.command('simulate')
-    .description('run a deployment offline: edgeHub emulation (MQTT over TLS, routes, store-and-forward, twins, methods, a local IoT Hub) and its modules; runs until SIGINT/SIGTERM')
+    .description('run a deployment offline: edgeHub emulation (MQTT over TLS, routes, store-and-forward, twins, methods, a local IoT Hub) and its modules; runs until SIGINT/SIGTERM/SIGHUP (a second one stops at once, killing the module processes)')
     .option('-d, --deployment <deployment.json>', 'the deployment manifest to run')
     .option('--name <name>', NAME_HELP, DEFAULT_SIMULATION_NAME)
     .option('--solution <file>', 'JSON {"modules": {"<module>": {"command": [...], "cwd": "..."}}}: modules to run as local processes (the others are containers)')
@@ -74,11 +75,16 @@ export function registerSimulateCommands(program: Command): void {
       const onState = (m: ModuleStatus): void => event({ event: 'module', ...m }, moduleLine(m));
       for (const m of s.modules) onState(m);
       sim.launcher.on('state', onState);
-      const signal = await untilSignal();
+      const signals = untilSignal((again) => event({ event: 'forced', signal: again }, `${again} again: not waiting for the modules to stop; their processes are killed`));
+      const signal = await signals.received;
       event({ event: 'stopping', signal }, `${signal}: stopping the modules and the simulation`);
-      watcher?.close();
-      await sim.stop();
-      await upstream?.close();
+      try {
+        watcher?.close();
+        await sim.stop();
+        await upstream?.close();
+      } finally {
+        signals.stopped();
+      }
       sim.launcher.off('state', onState);
       event({ event: 'stopped' }, 'stopped');
     }));
@@ -213,10 +219,15 @@ async function runSingleModule(ctx: CommandContext, opts: { name: string; mqttPo
     const output = m.systemProperties['outputName'] ?? '';
     event({ event: 'output', output, ...e }, `${m.moduleId ?? ''}/${output}: ${e.bodyBase64 === undefined ? e.body : `base64:${e.bodyBase64}`}`);
   });
-  const signal = await untilSignal();
+  const signals = untilSignal((again) => event({ event: 'forced', signal: again }, `${again} again: not waiting for the simulation to stop`));
+  const signal = await signals.received;
   off();
   event({ event: 'stopping', signal }, `${signal}: stopping the simulation`);
-  await single.stop();
+  try {
+    await single.stop();
+  } finally {
+    signals.stopped();
+  }
   event({ event: 'stopped' }, 'stopped');
 }
 
@@ -279,14 +290,27 @@ function formatStatus(s: SimulationStatus): string {
   ].join('\n');
 }
 
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
+/**
+ * `received` resolves at the first SIGINT, SIGTERM or SIGHUP (the terminal closed). A second one before `stopped()` (the stop waits up to
+ * the grace period for each module) exits at once with status 128 + the signal number, after `onForce`: the
+ * modules' process groups are then SIGKILLed on exit (simulator's module-process.ts). Without a listener the
+ * second signal's default action would end this process with no 'exit' event, leaving them running.
+ */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function untilSignal(onForce: (signal: NodeJS.Signals) => void): { received: Promise<NodeJS.Signals>; stopped: () => void } {
+  const force = (signal: NodeJS.Signals): void => {
+    onForce(signal);
+    process.exit(128 + (constants.signals[signal] ?? 0));
+  };
+  const received = new Promise<NodeJS.Signals>((resolve) => {
     const on = (signal: NodeJS.Signals): void => {
-      process.off('SIGINT', on).off('SIGTERM', on);
+      for (const s of STOP_SIGNALS) process.off(s, on).on(s, force);
       resolve(signal);
     };
-    process.on('SIGINT', on).on('SIGTERM', on);
+    for (const s of STOP_SIGNALS) process.on(s, on);
   });
+  return { received, stopped: () => { for (const s of STOP_SIGNALS) process.off(s, force); } };
 }
 
 function parseJsonArgument(text: string, what: string): unknown {

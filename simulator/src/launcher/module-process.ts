@@ -1,7 +1,7 @@
 /**
  * One run of a process module: spawned without a shell in its own process group, output read line by
  * line, signals sent to the group by its id (never by name), so a module that starts children of its own
- * is stopped whole, as a container would be.
+ * is stopped whole, as a container would be. A module's group never outlives this process (see `groups`).
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -23,6 +23,32 @@ export interface ProcessLaunch {
 
 /** How long to wait for the output pipes to drain after the process ended before reporting the ending anyway. */
 const DRAIN_MS = 1000;
+
+/**
+ * The process groups of the modules this process launched whose leader has not exited yet. A module runs
+ * detached (its own session), so the kernel does not end it with this process: when this process ends
+ * without having stopped its modules (an uncaught exception, such as EPIPE on stdout once the process reading
+ * it died, an unhandled rejection, process.exit, with or without a ModuleLauncher.stop() still waiting out a
+ * grace period), the 'exit' listener SIGKILLs what is left, else it would run on orphaned (a module
+ * retrying the gone edgeHub forever). Only synchronous work is possible there, hence no grace. A SIGKILL of
+ * this process cannot be caught: the next run of the simulation ends those groups (process-registry.ts).
+ */
+const groups = new Set<number>();
+
+function killGroupsOnExit(): void {
+  for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
+  groups.clear();
+}
+
+function track(pgid: number): void {
+  if (groups.size === 0) process.on('exit', killGroupsOnExit);
+  groups.add(pgid);
+}
+
+function untrack(pgid: number): void {
+  if (!groups.delete(pgid) || groups.size > 0) return;
+  process.off('exit', killGroupsOnExit);
+}
 
 export class ModuleProcess {
   readonly #pid: number | undefined;
@@ -56,12 +82,17 @@ export class ModuleProcess {
         return;
       }
       let settled = false;
+      // The group exists from here on (spawn forks and execs before it returns), 'spawn' or not.
+      if (child.pid !== undefined) track(child.pid);
       const pipes = [read(child.stdout, 'stdout', launch.onLine), read(child.stderr, 'stderr', launch.onLine)];
       const ended = new Promise<ProcessEnding>((end) => {
         child.once('exit', (code, signal) => {
           const pid = child.pid;
           // The group leader is gone: end what it left behind, as a container's processes end with its init.
-          if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+          if (pid !== undefined) {
+            signalGroup(pid, 'SIGKILL');
+            untrack(pid);
+          }
           const timer = setTimeout(() => end({ code, signal }), DRAIN_MS);
           void Promise.all(pipes).then(() => { clearTimeout(timer); end({ code, signal }); });
         });
