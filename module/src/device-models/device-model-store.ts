@@ -2,6 +2,7 @@
  * The models built into a device image (FERRY_MODELS_DIR, default /app/models): one folder per version,
  *   <dir>/<name>/<version>/   the model's file (one-file model) or files (folder model)
  *   <dir>/<name>/<version>/ferry-model.json   see model-manifest.ts
+ *   <dir>/.staging-<pid>-*   a writeModel under way; one its dead writer left is removed (stale-staging.ts)
  * The store is read on every call (a few directory listings), so versions written while it is open
  * are seen. ONNX signatures are read when a model is resolved, for no-code scoring.
  */
@@ -15,6 +16,7 @@ import { copyAndHashSync } from './hashing-copy.js';
 import { MANIFEST_FILE, listingDigest, manifestJson, readManifest, readSignatureSync, resolveVersionDir } from './model-manifest.js';
 import type { DeviceModel, DeviceModelManifest } from './model-manifest.js';
 import { scanSource } from './model-source.js';
+import { stagingPrefix, sweepStaleStaging } from './stale-staging.js';
 
 export interface DeviceModelSource {
   name: string;
@@ -36,12 +38,16 @@ export class DeviceModelStore implements ModelResolver {
     this.dir = dir;
   }
 
-  /** A store over `dir`; a folder that does not exist (yet) is an empty store. */
+  /**
+   * A store over `dir`; a folder that does not exist (yet) is an empty store. Staging folders left by
+   * a writeModel whose process died are removed (stale-staging.ts).
+   */
   static open(dir: string): DeviceModelStore {
     const abs = resolve(dir);
     if (existsSync(abs) && !statSync(abs).isDirectory()) {
       throw deviceModelError('FERRY_E_DEVICE_MODEL_INVALID', `The models folder ${abs} is not a folder`, { details: { path: abs } });
     }
+    sweepStaleStaging(abs, '.staging-');
     return new DeviceModelStore(abs);
   }
 
@@ -73,7 +79,7 @@ export class DeviceModelStore implements ModelResolver {
    * Stores a model file or folder as `<dir>/<name>/<version>/`: copied into a staging folder inside
    * `dir`, hashed, described, then renamed into place in one step (a reader never sees half a model).
    * Refuses a version that exists (FERRY_E_DEVICE_MODEL_EXISTS), invalid names and versions, and
-   * symbolic links leaving the source folder.
+   * symbolic links leaving the source folder. Staging folders left by writers that died are removed first.
    */
   static writeModel(dir: string, source: DeviceModelSource): DeviceModel {
     const root = resolve(dir);
@@ -98,7 +104,8 @@ export class DeviceModelStore implements ModelResolver {
     let staging: string;
     try {
       mkdirSync(root, { recursive: true });
-      staging = mkdtempSync(join(root, '.staging-'));
+      sweepStaleStaging(root, '.staging-');
+      staging = mkdtempSync(stagingPrefix(root, '.staging-'));
     } catch (cause) {
       throw deviceModelError('FERRY_E_DEVICE_MODEL_IO', `Cannot write in the models folder ${root}: ${(cause as Error).message}`, { cause, details: { path: root } });
     }

@@ -3,7 +3,8 @@
  * (FERRY_MODEL_CACHE, default /app/model-cache):
  *   <cacheDir>/sha256/<hash>/<file>              the model, one file
  *   <cacheDir>/sha256/<hash>/ferry-model.json    its description (model-manifest.ts)
- *   <cacheDir>/.fetch-*                          downloads under way (renamed into sha256/ when verified)
+ *   <cacheDir>/.fetch-<pid>-*                    downloads under way (renamed into sha256/ when verified);
+ *                                                those a dead process left are removed by the next fetch (stale-staging.ts)
  *
  * HTTPS only (redirects too, at most 5). The body streams to a staging file while it is hashed; only
  * bytes whose sha256 matches are renamed into the cache, in one step. A cache hit is re-hashed (a
@@ -32,6 +33,7 @@ import { readOnnxModelInfo } from '../onnx/onnx-reader.js';
 import { deviceModelError } from './errors.js';
 import { MANIFEST_FILE, isSha256Hex, manifestJson, readManifest, resolveVersionDir } from './model-manifest.js';
 import type { DeviceModel, DeviceModelManifest } from './model-manifest.js';
+import { stagingPrefix, sweepStaleStaging } from './stale-staging.js';
 
 export interface FetchModelSource {
   /** An https:// URL. */
@@ -87,6 +89,7 @@ export async function fetchModel(source: FetchModelSource, options: FetchModelOp
   if (options.signal?.aborted) throw aborted(url);
 
   const cacheDir = resolve(options.cacheDir);
+  sweepStaleStaging(cacheDir, '.fetch-');
   const entry = join(cacheDir, 'sha256', sha256);
   let manifest = await readCacheEntry(entry, sha256);
   if (!manifest) {
@@ -199,7 +202,7 @@ async function download(url: URL, sha256: string, cacheDir: string, entry: strin
   let staging: string;
   try {
     await mkdir(join(cacheDir, 'sha256'), { recursive: true });
-    staging = await mkdtemp(join(cacheDir, '.fetch-'));
+    staging = await mkdtemp(stagingPrefix(cacheDir, '.fetch-'));
   } catch (cause) {
     throw deviceModelError('FERRY_E_DEVICE_MODEL_IO', `Cannot write in the model cache ${cacheDir}: ${(cause as Error).message}`, { cause, details: { path: cacheDir } });
   }
