@@ -27,6 +27,7 @@ import { seededRandom, thirdPartyModels } from '@ferry/test';
 import { EdgePipeline, type Upstream } from './edge-pipeline.js';
 import { RawSession, type RawLoopResult } from './raw-session.js';
 import { median, percentile } from './stats.js';
+import { processCpuMs } from './processes.js';
 import type { BenchContext, BenchReport, Figure, Target } from './report.js';
 import type { SendReport } from './sim-control.js';
 
@@ -108,15 +109,27 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
     const moduleRates: number[] = [];
     const rawRates: number[] = [];
     const rawP50s: number[] = [];
+    // CPU time per message of each pipeline process over the bursts, and of the raw loop per run: what the
+    // cores can give at best (the ceiling explains a ratio the machine cannot reach whatever the code does).
+    const pids = await pipeline.pids();
+    const cpuPerMsg = { simulator: [] as number[], sender: [] as number[], scorer: [] as number[] };
+    const rawCpuPerRun: number[] = [];
+    const rawCpu = async (): Promise<RawLoopResult> => {
+      const result = await raw.measure(rawMs);
+      rawCpuPerRun.push(result.cpuMsPerRun);
+      return result;
+    };
     for (let r = 0; r < rounds; r++) {
-      const before = await raw.measure(rawMs);
+      const before = await rawCpu();
       const from = pipeline.upstream.length;
+      const cpu0 = { simulator: processCpuMs(pids.simulator), sender: processCpuMs(pids.sender), scorer: processCpuMs(pids.scorer) };
       const sent = await pipeline.sender.command<SendReport & { firstSeq: number }>('burst', { count: burstCount, window: WINDOW });
       await pipeline.until(() => resultsFrom(sent.firstSeq, burstCount).length >= burstCount, 120_000, `${burstCount} burst results`);
+      for (const k of ['simulator', 'sender', 'scorer'] as const) cpuPerMsg[k].push((processCpuMs(pids[k]) - cpu0[k]) / burstCount);
       const got = resultsFrom(sent.firstSeq, burstCount);
       const lastAt = Math.max(...got.map((u) => u.event.receivedAt));
       const rate = (burstCount * 1000) / (lastAt - sent.startAt);
-      const after: RawLoopResult = await raw.measure(rawMs);
+      const after: RawLoopResult = await rawCpu();
       const rawRate = (before.runsPerSec + after.runsPerSec) / 2;
       check(from);
       moduleRates.push(rate);
@@ -128,6 +141,14 @@ export async function edgeBench(ctx: BenchContext): Promise<BenchReport> {
     figures.push({ label: 'module throughput (burst, 64 in flight, batching on)', value: median(moduleRates), unit: 'msg/s' });
     figures.push({ label: 'raw InferenceSession.run loop', value: median(rawRates), unit: 'runs/s' });
     targets.push({ label: 'throughput module/raw (cls, micro-batching on)', value: median(ratios), bar: 0.8, op: '>=' });
+    const perMsg = median(cpuPerMsg.simulator) + median(cpuPerMsg.sender) + median(cpuPerMsg.scorer);
+    figures.push({ label: 'CPU per message: simulator (edgeHub)', value: median(cpuPerMsg.simulator), unit: 'ms' });
+    figures.push({ label: 'CPU per message: sender (SDK)', value: median(cpuPerMsg.sender), unit: 'ms' });
+    figures.push({ label: 'CPU per message: scorer (SDK, decoding, onnxruntime in its workers)', value: median(cpuPerMsg.scorer), unit: 'ms' });
+    figures.push({ label: 'CPU per raw run (this process, onnxruntime\'s default threads)', value: median(rawCpuPerRun), unit: 'ms' });
+    const ceiling = (cpus().length * 1000) / perMsg;
+    figures.push({ label: `pipeline ceiling: ${cpus().length} cores / CPU per message`, value: ceiling, unit: 'msg/s' });
+    figures.push({ label: 'ceiling / raw rate (the best ratio these cores allow at this CPU cost)', value: ceiling / median(rawRates), unit: '' });
 
     // Latency at 100 messages/s, bracketed by raw runs paced at the same rate.
     const rawBefore = await raw.paced(RATE, rawMs);

@@ -143,6 +143,22 @@ export class EdgePipeline {
     }
   }
 
+  /** The `ferry simulate` process. */
+  get simulatorPid(): number {
+    return this.#child.pid as number;
+  }
+
+  /** The pids of the simulator, the sender and the scorer now. */
+  async pids(): Promise<{ simulator: number; sender: number; scorer: number }> {
+    const modules = (await this.status()).modules;
+    const pid = (id: string): number => {
+      const p = modules.find((m) => m.id === id)?.pid;
+      if (p === null || p === undefined) throw new Error(`the ${id} module has no process`);
+      return p;
+    };
+    return { simulator: this.simulatorPid, sender: pid('sender'), scorer: pid('scorer') };
+  }
+
   status(): Promise<SimulationStatus> {
     return this.#client.request<SimulationStatus>('GET', '/status');
   }

@@ -86,7 +86,7 @@ export async function serveBench(ctx: BenchContext): Promise<BenchReport> {
               const before = await raw.measure(durationMs / 2);
               const load = await generateLoad({ url: serve.url, key, body: v.body, headers: v.headers, concurrency: n, durationMs, scratch: ctx.tmpDir });
               const after = await raw.measure(durationMs / 2);
-              const rawRun: RawLoopResult = { runs: before.runs + after.runs, runsPerSec: (before.runsPerSec + after.runsPerSec) / 2, p50Ms: (before.p50Ms + after.p50Ms) / 2, p99Ms: Math.max(before.p99Ms, after.p99Ms) };
+              const rawRun: RawLoopResult = { runs: before.runs + after.runs, runsPerSec: (before.runsPerSec + after.runsPerSec) / 2, p50Ms: (before.p50Ms + after.p50Ms) / 2, p99Ms: Math.max(before.p99Ms, after.p99Ms), cpuMsPerRun: (before.cpuMsPerRun + after.cpuMsPerRun) / 2 };
               const id = `${v.label} c=${n}`;
               pairs.set(id, [...(pairs.get(id) ?? []), { load, raw: rawRun, ratio: load.qps / rawRun.runsPerSec, addedP50: load.p50Ms - rawRun.p50Ms }]);
               if (load.errors > 0) notes.push(`${c.name} ${id}: ${load.errors} failed requests`);
