@@ -1,7 +1,6 @@
 /** Child processes and ports of the benchmarks. */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 /**
  * CPU time (user + system, all threads) a process has used so far, in ms, from /proc/<pid>/stat (Linux;
@@ -14,17 +13,7 @@ export function processCpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
+export { freePort } from '@ferry/test';
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
 export function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {

@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '@ferry/test';
 import { isFerryError } from '@ferry/module';
 import { formatProfileTable, profile, profileTags } from '../src/profiler/index.js';
 import type { ProfileLevel, ProfileReport } from '../src/profiler/index.js';
@@ -260,13 +259,3 @@ describe('profile() against the real scoring service in a child process', () => 
 });
 
 /** A port that was free a moment ago (the fixture binds it right after). */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const probe = createServer();
-    probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
-      const port = (probe.address() as AddressInfo).port;
-      probe.close(() => ok(port));
-    });
-  });
-}

@@ -7,10 +7,9 @@
  * A child process (fixtures/ending-simulator.ts, bundled here) starts real modules and ends.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { build } from 'esbuild';
+import { bundleChildScript } from '@ferry/test';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,27 +24,8 @@ let simulator: string;
 const seen: RecordedProcess[] = [];
 
 /** Bundles the child and the launcher source into one .mjs; packages stay external, by absolute path. */
-async function bundleChild(outDir: string): Promise<string> {
-  const requireFromSimulator = createRequire(resolve(here, '../package.json'));
-  const outfile = join(outDir, 'ending-simulator.mjs');
-  await build({
-    entryPoints: [join(here, 'fixtures/ending-simulator.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'silent',
-    plugins: [{
-      name: 'absolute-packages',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:')
-          ? { path: args.path, external: true }
-          : { path: requireFromSimulator.resolve(args.path), external: true }));
-      },
-    }],
-  });
-  return outfile;
+function bundleChild(outDir: string): Promise<string> {
+  return bundleChildScript(join(here, 'fixtures/ending-simulator.ts'), join(outDir, 'ending-simulator.mjs'), resolve(here, '../package.json'));
 }
 
 beforeAll(async () => {

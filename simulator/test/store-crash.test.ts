@@ -5,11 +5,10 @@
  * content, nothing in the store may be damaged, and the store must take appends again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleChildScript } from '@ferry/test';
 import Database from 'better-sqlite3';
-import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,27 +20,8 @@ let root: string;
 let child: string;
 
 /** Bundles the child and the store source into one .mjs; packages stay external, by absolute path. */
-async function bundleChild(outDir: string): Promise<string> {
-  const requireFromSimulator = createRequire(resolve(here, '../package.json'));
-  const outfile = join(outDir, 'store-child.mjs');
-  await build({
-    entryPoints: [join(here, 'fixtures/store-child.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    logLevel: 'silent',
-    plugins: [{
-      name: 'absolute-packages',
-      setup(b) {
-        b.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('node:')
-          ? { path: args.path, external: true }
-          : { path: requireFromSimulator.resolve(args.path), external: true }));
-      },
-    }],
-  });
-  return outfile;
+function bundleChild(outDir: string): Promise<string> {
+  return bundleChildScript(join(here, 'fixtures/store-child.ts'), join(outDir, 'store-child.mjs'), resolve(here, '../package.json'));
 }
 
 beforeAll(async () => {

@@ -5,7 +5,6 @@
  * restart, duplicates allowed) and SIGTERM with messages in flight (they finish, exit 0, nothing lost).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +12,7 @@ import type device from 'azure-iot-device';
 import { Simulation } from '@ferry/simulator';
 import type { CloudMessage } from '@ferry/simulator';
 import type { DeploymentManifest } from '@ferry/deployment-manifests';
-import { ortRun, type FixtureModels } from '@ferry/test';
+import { freePort, ortRun, type FixtureModels } from '@ferry/test';
 import { FIXTURES, connectionEnv, edgeManifest, edgeModels, handModule, scorerEnv, send, spawnModule, until, type ModuleProcess } from './edge-fixture.js';
 
 let dir: string;
@@ -27,16 +26,6 @@ const modules: ModuleProcess[] = [];
 /** correlationId -> how many answers reached $upstream, over every simulation run. */
 const answers = new Map<string, number>();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startSim(): Promise<Simulation> {
   const s = await Simulation.start({ workspace: join(dir, 'ws'), name: 'edge-resilience', manifest, mqttPort: port, httpsPort: null, dashboardPort: null, stopGraceMs: 3000 });

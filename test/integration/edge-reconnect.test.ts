@@ -23,7 +23,7 @@ import type device from 'azure-iot-device';
 import { Simulation } from '@ferry/simulator';
 import type { CloudMessage } from '@ferry/simulator';
 import type { DeploymentManifest } from '@ferry/deployment-manifests';
-import { ortRun } from '@ferry/test';
+import { freePort, ortRun } from '@ferry/test';
 import { connectionEnv, edgeManifest, edgeModels, handModule, scorerEnv, send, spawnModule, until, type ModuleProcess } from './edge-fixture.js';
 
 const SCORER_CLIENT = 'ferry-edge-device/scorer';
@@ -95,16 +95,6 @@ class ResettingRelay {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function startSim(): Promise<Simulation> {
   const s = await Simulation.start({ workspace: join(dir, 'ws'), name: 'edge-reconnect', manifest, mqttPort: port, httpsPort: null, dashboardPort: null, stopGraceMs: 3000 });

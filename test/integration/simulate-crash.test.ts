@@ -6,7 +6,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,7 +15,7 @@ import device from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
 import { deploymentDocument, parseDeploymentManifestText, type DeploymentDocument } from '@ferry/deployment-manifests';
 import { Simulation, endRecordedProcess, processStartTime, type RecordedProcess } from '@ferry/simulator';
-import { FERRY_BIN } from '@ferry/test';
+import { FERRY_BIN, freePort } from '@ferry/test';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/simulate-crash/', import.meta.url));
 const TOTAL = 12_000;
@@ -223,13 +222,3 @@ describe('a module started by hand across a simulator restart', () => {
   }, 60_000);
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
