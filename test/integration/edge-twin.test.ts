@@ -153,7 +153,9 @@ describe('the scorer module: twin and methods', () => {
       seen.add(cid);
     }
     expect(seen.size).toBe(TOTAL);
-    expect(byVersion.get(1) ?? 0).toBeGreaterThanOrEqual(200);
+    // How many lin:1 scored is timing: the 200 sent before the patch may still wait in edgeHub's queue when
+    // lin:2 is ready, and those are then rightly scored by lin:2. Both versions scored some.
+    expect(byVersion.get(1) ?? 0).toBeGreaterThan(0);
     expect(byVersion.get(2) ?? 0).toBeGreaterThan(0);
     expect(sentAfterSwapReported.size).toBeGreaterThan(0);
     const r = await waitFor('counters', () => (reported().counters?.out ?? 0) >= TOTAL && reported());
