@@ -74,7 +74,10 @@ describe('an entry-script service over HTTP', () => {
     runtime = await createScoringRuntime(fx.entryConfig({ workers: 1, maxConcurrent: 1, maxQueue: 0, timeoutMs: 400 }), { resolver: fx.resolver, terminateGraceMs: 200 });
     srv = await startScoringServer(runtime, { port: 0, auth: 'none' });
   });
-  afterAll(async () => srv?.close());
+  afterAll(async () => {
+    await srv?.close();
+    await runtime?.close(); // in case the server failed to start
+  });
 
   it('an entry script answer is the JSON run() returned', async () => {
     const r = await post(srv.url, { hello: 'world', n: 3 });
@@ -121,37 +124,43 @@ describe('close()', () => {
   it('finishes in-flight requests, refuses new ones (503 + Connection: close on open connections, refused connections), then closes the runtime', async () => {
     const runtime = await createScoringRuntime(fx.entryConfig({ workers: 1, maxQueue: 8 }), { resolver: fx.resolver });
     const srv = await startScoringServer(runtime, { port: 0, auth: 'none' });
-    const inFlight = [1, 2, 3].map((i) => post(srv.url, { sleepMs: 200, i }));
-    await untilHeld(srv.url, 3);
-    // A connection whose request is on its way when close() starts.
-    const pending = await startRequest(srv.url, 'GET /healthz HTTP/1.1\r\nHost: test\r\n');
-    await new Promise((r) => setTimeout(r, 20));
-    const closed = srv.close();
-    expect(await connectionRefused(srv.url)).toBe(true);
-    const late = await pending.finish();
-    expect(late).toMatch(/^HTTP\/1\.1 503 /);
-    expect(late).toMatch(/\r\nconnection: close\r\n/i);
-    expect(late).toMatch(/\r\nretry-after: \d+\r\n/i);
-    expect(late).toContain('"code":"FERRY_E_SHUTTING_DOWN"');
-    const answers = await Promise.all(inFlight);
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
-    expect(answers.map((a) => (a.json().echo as { i: number }).i)).toEqual([1, 2, 3]);
-    await closed;
-    // The runtime was closed after the drain.
-    await expect(runtime.score({ kind: 'json', value: {} })).rejects.toMatchObject({ code: 'FERRY_E_SHUTTING_DOWN' });
-    expect(srv.close()).toBe(closed);
+    try {
+      const inFlight = [1, 2, 3].map((i) => post(srv.url, { sleepMs: 200, i }));
+      await untilHeld(srv.url, 3);
+      // A connection whose request is on its way when close() starts.
+      const pending = await startRequest(srv.url, 'GET /healthz HTTP/1.1\r\nHost: test\r\n');
+      await new Promise((r) => setTimeout(r, 20));
+      const closed = srv.close();
+      expect(await connectionRefused(srv.url)).toBe(true);
+      const late = await pending.finish();
+      expect(late).toMatch(/^HTTP\/1\.1 503 /);
+      expect(late).toMatch(/\r\nconnection: close\r\n/i);
+      expect(late).toMatch(/\r\nretry-after: \d+\r\n/i);
+      expect(late).toContain('"code":"FERRY_E_SHUTTING_DOWN"');
+      const answers = await Promise.all(inFlight);
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+      expect(answers.map((a) => (a.json().echo as { i: number }).i)).toEqual([1, 2, 3]);
+      await closed;
+      // The runtime was closed after the drain.
+      await expect(runtime.score({ kind: 'json', value: {} })).rejects.toMatchObject({ code: 'FERRY_E_SHUTTING_DOWN' });
+      expect(srv.close()).toBe(closed);
+    } finally {
+      await srv.close(); // the same promise when the test got that far
+    }
   });
 });
 
 describe('listening', () => {
   it('a port in use gives FERRY_E_LISTEN_FAILED and the runtime is released', async () => {
     const first = await startScoringServer(await createScoringRuntime(fx.linearConfig(), { resolver: fx.resolver }), { port: 0, auth: 'none' });
-    const runtime = await createScoringRuntime(fx.linearConfig(), { resolver: fx.resolver });
+    let runtime: ScoringRuntime | undefined;
     try {
+      runtime = await createScoringRuntime(fx.linearConfig(), { resolver: fx.resolver });
       await expect(startScoringServer(runtime, { port: first.port, auth: 'none' })).rejects.toMatchObject({ code: 'FERRY_E_LISTEN_FAILED' });
       await expect(runtime.score({ kind: 'json', value: {} })).rejects.toMatchObject({ code: 'FERRY_E_SHUTTING_DOWN' });
     } finally {
       await first.close();
+      await runtime?.close(); // already closed by the failed listen (idempotent), unless the test failed
     }
   });
 });

@@ -37,6 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await open?.close();
   await secured?.close(); // also closes the shared runtime (idempotent)
+  await runtime?.close(); // in case a server failed to start
   fx?.cleanup();
 });
 
@@ -380,7 +381,11 @@ describe('metrics', () => {
 describe('while the runtime loads', () => {
   it('listens at once: / is 200, /healthz and /score are 503 with Retry-After until the runtime resolves', async () => {
     let resolveLoad!: (rt: ScoringRuntime) => void;
-    const loading = new Promise<ScoringRuntime>((r) => (resolveLoad = r));
+    let rejectLoad!: (e: Error) => void;
+    const loading = new Promise<ScoringRuntime>((resolve, reject) => {
+      resolveLoad = resolve;
+      rejectLoad = reject;
+    });
     const seen: ServerEvent[] = [];
     const srv = await startScoringServer(loading, { port: 0, auth: 'none', onEvent: (e) => seen.push(e) });
     try {
@@ -405,6 +410,8 @@ describe('while the runtime loads', () => {
       expect(sameFloat32(ok.json().scores as number[][], expected)).toBe(true);
       expect(seen.some((e) => e.type === 'ready')).toBe(true);
     } finally {
+      // A test that failed before the runtime loaded: close() would wait for it forever.
+      rejectLoad(new Error('the test ended before the runtime loaded'));
       await srv.close();
     }
   });

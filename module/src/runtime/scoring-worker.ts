@@ -8,7 +8,7 @@ import type { MainToWorker, WireResult, WorkerSetup, WorkerToMain } from './work
 import { toWireError } from './worker-protocol.js';
 import { NoCodeEngine } from './no-code-engine.js';
 import { EntryScriptEngine } from './entry-script-engine.js';
-import { useNativeFlags } from './native-guard.js';
+import { loadOnnxRuntime, useNativeFlags } from './native-guard.js';
 
 const port = parentPort;
 if (!port) throw new Error('scoring-worker.js runs as a worker thread only');
@@ -26,7 +26,8 @@ function post(msg: WorkerToMain, transfer: ArrayBuffer[] = []): void {
 async function start(): Promise<void> {
   let engine: NoCodeEngine | EntryScriptEngine;
   try {
-    const ort = await import('onnxruntime-node');
+    // Loading the binding is native work: the pool must not terminate this thread in the middle of it.
+    const ort = await loadOnnxRuntime(() => import('onnxruntime-node'));
     engine = setup.mode === 'no-code' ? await NoCodeEngine.create(ort, setup) : await EntryScriptEngine.create(ort, setup);
   } catch (e) {
     post({ type: 'init-failed', error: toWireError(e, { code: 'FERRY_E_ENTRY_INIT_FAILED', prefix: 'The scoring worker failed to start: ' }) });

@@ -11,7 +11,7 @@ import type { FerryError } from '../errors.js';
 import type { ScoreResult, ScoringStats } from './types.js';
 import type { MainToWorker, ReadyInfo, TensorInfo, WireItem, WireResult, WorkerSetup, WorkerToMain } from './worker-protocol.js';
 import { fromWireError } from './worker-protocol.js';
-import { createNativeFlags, terminateWorker } from './native-guard.js';
+import { createNativeFlags, terminateWorker, watchWorker } from './native-guard.js';
 
 export interface PoolLimits {
   workers: number;
@@ -74,6 +74,8 @@ export class WorkerPool {
   #turnWait: NodeJS.Immediate | undefined;
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
+  /** Workers being terminated in the background (init failed, stuck): close() and a failed start() wait for them. */
+  readonly #ending = new Set<Promise<void>>();
   /** Moving average of service time per request, for Retry-After. */
   #msPerRequest = 10;
 
@@ -97,8 +99,18 @@ export class WorkerPool {
       this.#batchable = info.batchable && this.#limits.maxBatchSize > 1;
       return info;
     } catch (e) {
-      await Promise.allSettled(this.#slots.map((s) => (s.worker ? terminateWorker(s.worker, s.flags) : undefined)));
-      for (const s of this.#slots) s.state = 'down';
+      // Detach every worker first, so that none that ends now is taken for a lost one and replaced. Ready ones
+      // release their sessions and end; starting ones (possibly still loading onnxruntime) are terminated once
+      // out of native code.
+      await Promise.allSettled(this.#slots.map((s) => {
+        const w = s.worker;
+        const ready = s.state === 'idle';
+        s.worker = undefined;
+        s.state = 'down';
+        if (!w) return undefined;
+        return ready ? closeWorker(w, s.flags) : terminateWorker(w, s.flags);
+      }));
+      await this.#allEnded();
       throw e;
     }
   }
@@ -151,6 +163,8 @@ export class WorkerPool {
         s.worker = undefined;
         if (w) await closeWorker(w, s.flags);
       }));
+      // A worker still being terminated (a stuck job's) may be inside native code: the process must not exit before it ends.
+      await this.#allEnded();
     })();
     return this.#closing;
   }
@@ -161,6 +175,7 @@ export class WorkerPool {
     const flags = slot.flags;
     const worker = new Worker(this.#script, { workerData: { ...this.#setup, nativeFlags: flags } satisfies WorkerSetup });
     slot.worker = worker;
+    watchWorker(worker, flags);
     return new Promise<ReadyInfo>((resolve, reject) => {
       let ready = false;
       worker.on('message', (msg: WorkerToMain) => {
@@ -177,7 +192,7 @@ export class WorkerPool {
             reject(fromWireError(msg.error));
             slot.worker = undefined;
             slot.state = 'down';
-            void terminateWorker(worker, flags);
+            void this.#track(terminateWorker(worker, flags));
             return;
           case 'done':
             this.#finish(slot, msg.id, msg.results);
@@ -353,7 +368,19 @@ export class WorkerPool {
     slot.watchdog = undefined;
     this.#failJob(job.entries, () => scoringError('FERRY_E_SCORING_TIMEOUT', `The request was not answered within ${this.#limits.timeoutMs} ms`, { details: { timeoutMs: this.#limits.timeoutMs } }));
     slot.state = 'down';
-    void (worker ? terminateWorker(worker, flags) : Promise.resolve()).finally(() => this.#replace(slot));
+    void this.#track(worker ? terminateWorker(worker, flags) : Promise.resolve()).then(() => this.#replace(slot));
+  }
+
+  /** Keeps a background termination until it is over. */
+  #track(ending: Promise<void>): Promise<void> {
+    const p = ending.catch(() => undefined);
+    this.#ending.add(p);
+    void p.then(() => this.#ending.delete(p));
+    return p;
+  }
+
+  async #allEnded(): Promise<void> {
+    while (this.#ending.size > 0) await Promise.allSettled([...this.#ending]);
   }
 
   #failJob(entries: Pending[], error: () => FerryError): void {
