@@ -86,6 +86,22 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
   }
 }
 
+/** The simulation's module states and each module's last log lines, for a timeout's message. */
+export async function simulationReport(sim: Simulation, moduleIds: readonly string[], lines = 20): Promise<string> {
+  const parts = [`status ${JSON.stringify(sim.status().modules)}`];
+  for (const id of moduleIds) {
+    const got: string[] = [];
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 300);
+    try {
+      for await (const l of sim.logs(id, { follow: false, signal: abort.signal })) got.push(JSON.stringify(l));
+    } catch { /* aborted, or no such module */ }
+    clearTimeout(timer);
+    parts.push(`${id} log:\n${got.slice(-lines).join('\n')}`);
+  }
+  return parts.join('\n');
+}
+
 export interface ModuleProcess {
   child: ChildProcess;
   /** Parsed JSON log lines so far. */

@@ -11,7 +11,7 @@ import type device from 'azure-iot-device';
 import { Simulation } from '@ferry/simulator';
 import type { CloudMessage } from '@ferry/simulator';
 import { ortRun, type FixtureModels } from '@ferry/test';
-import { edgeManifest, edgeModels, handModule, scorerEnv, scorerSolution, send, until } from './edge-fixture.js';
+import { edgeManifest, edgeModels, handModule, scorerEnv, scorerSolution, send, simulationReport, until } from './edge-fixture.js';
 
 let dir: string;
 let sim: Simulation;
@@ -43,7 +43,12 @@ beforeAll(async () => {
   });
   sim.onUpstream((m) => upstream.push(m));
   sender = await handModule(sim, 'sender');
-  await until(() => sim.status().modules.filter((m) => m.connected).length === 2, 30_000, 'both scorer modules connected');
+  try {
+    // The hand-started sender counts as connected too: check the two scorers by name.
+    await until(() => ['scorer', 'features'].every((id) => sim.status().modules.some((m) => m.id === id && m.connected)), 30_000, 'both scorer modules connected');
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${await simulationReport(sim, ['scorer', 'features'])}`);
+  }
 });
 
 afterAll(async () => {
