@@ -16,9 +16,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ortRun } from '@ferry/test';
 import { DeviceModelStore } from '../src/device-models/index.js';
-import type { FerryError } from '../src/errors.js';
 import { ModelSlot } from '../src/edge/model-slot.js';
 import { inputRows, linearModelBytes } from './fixtures/edge-models.js';
+import { failure } from './fixtures/rejection.js';
 
 let dir: string;
 let server: Server;
@@ -30,14 +30,6 @@ const v2Sha = createHash('sha256').update(v2).digest('hex');
 const ROW = inputRows(11, 1)[0] as number[];
 const expected = new Map<string, number[]>();
 
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function score(): Promise<{ y: number[]; model: string }> {
   const { result, model } = await slot.score({ kind: 'json', value: { x: [ROW] } });

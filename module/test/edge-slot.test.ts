@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ortRun } from '@ferry/test';
 import { DeviceModelStore } from '../src/device-models/index.js';
 import type { InferenceConfig } from '../src/config/index.js';
-import type { FerryError } from '../src/errors.js';
 import { ModelSlot } from '../src/edge/model-slot.js';
 import type { ResolvedModel } from '../src/model-ref.js';
 import { inputRows, linearModelBytes } from './fixtures/edge-models.js';
+import { failure } from './fixtures/rejection.js';
 
 let dir: string;
 let store: DeviceModelStore;
@@ -33,14 +33,6 @@ async function slot(config: Partial<InferenceConfig> = {}): Promise<ModelSlot> {
   return s;
 }
 
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as FerryError;
-  }
-  throw new Error('expected a rejection');
-}
 
 function scoreRow(s: ModelSlot, i: number): Promise<{ y: number[]; model: ResolvedModel }> {
   return s.score({ kind: 'json-bytes', body: Buffer.from(JSON.stringify({ x: [ROWS[i]] })) }).then(({ result, model }) => ({

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ortRun, writeFixtureModels } from '@ferry/test';
 import type { FixtureModels } from '@ferry/test';
 import type { InferenceConfig } from '../src/config/index.js';
-import type { FerryError } from '../src/errors.js';
 import { createScoringRuntime } from '../src/runtime/index.js';
 import type { CreateScoringRuntimeOptions, ScoreRequest, ScoringRuntime } from '../src/runtime/index.js';
 import { FolderResolver } from './fixtures/folder-resolver.js';
+import { failure } from './fixtures/rejection.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
@@ -34,14 +34,6 @@ async function answer(rt: ScoringRuntime, value: unknown): Promise<Record<string
   return JSON.parse((await rt.score(json(value))).json) as Record<string, unknown>;
 }
 
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as FerryError;
-  }
-  throw new Error('expected a failure');
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ferry-entry-'));

@@ -10,12 +10,12 @@ import { ortRun, seededRandom, thirdPartyModels, writeFixtureModels } from '@fer
 import type { FixtureModels, OrtOutput } from '@ferry/test';
 import { noCodeConfig } from '../src/config/index.js';
 import type { InferenceConfig } from '../src/config/index.js';
-import type { FerryError } from '../src/errors.js';
 import { buildOnnxModel } from '../src/onnx/index.js';
 import { inputFromQuery } from '../src/openapi/index.js';
 import { createScoringRuntime } from '../src/runtime/index.js';
 import type { ScoreRequest, ScoringRuntime } from '../src/runtime/index.js';
 import { FolderResolver } from './fixtures/folder-resolver.js';
+import { failure } from './fixtures/rejection.js';
 
 let dir: string;
 let fx: FixtureModels;
@@ -34,14 +34,6 @@ async function answer(rt: ScoringRuntime, req: ScoreRequest): Promise<unknown> {
   return JSON.parse((await rt.score(req)).json) as unknown;
 }
 
-async function failure(p: Promise<unknown>): Promise<FerryError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as FerryError;
-  }
-  throw new Error('expected the request to fail');
-}
 
 /** onnxruntime's answer as Ferry writes it: int64 past 2^53 as strings. */
 function expected(out: Record<string, OrtOutput>): Record<string, unknown> {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import device from 'azure-iot-device';
 import type { Message as MessageType } from 'azure-iot-device';
 import deviceMqtt from 'azure-iot-device-mqtt';
-import { readLayeredDeployment, type FerryError } from '@ferry/deployment-manifests';
+import { deploymentDocument, readLayeredDeployment, type FerryError } from '@ferry/deployment-manifests';
 import { ManifestWatcher } from '../src/solution/manifest-watch.js';
 import { Simulation, type ManifestReloadResult } from '../src/solution/simulation.js';
 import { until } from './broker-fixture.js';
@@ -28,24 +28,9 @@ const clients: Array<InstanceType<typeof ModuleClient>> = [];
 const deploymentFile = (): string => join(dir, 'deployment.json');
 const layerFile = (): string => join(dir, 'layer.json');
 
-function writeManifest(routes: Record<string, unknown>, modules: readonly string[] = ['sender', 'receiver']): void {
-  const mods = Object.fromEntries(modules.map((m) => [m, { version: '1.0', type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: `example/${m}:1.0` } }]));
-  writeFileSync(deploymentFile(), JSON.stringify({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: {} },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: mods,
-        },
-      },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes } },
-    },
-  }, null, 2));
+function writeManifest(routes: Record<string, string>, modules: readonly string[] = ['sender', 'receiver']): void {
+  const doc = deploymentDocument({ modules: Object.fromEntries(modules.map((m) => [m, {}])), routes });
+  writeFileSync(deploymentFile(), JSON.stringify(doc, null, 2));
 }
 
 function writeLayer(threshold: number): void {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDeploymentManifest } from '@ferry/deployment-manifests';
+import { deploymentDocument, parseDeploymentManifest } from '@ferry/deployment-manifests';
 import { SENSOR_FEATURES, TelemetryGenerator } from '@ferry/module';
 import { Simulation, parseSolution, type CloudMessage } from '@ferry/simulator';
 
@@ -32,28 +32,15 @@ const reported = (): Record<string, unknown> => sim.twin('sensor').reported as R
 
 beforeAll(async () => {
   workspace = mkdtempSync(join(tmpdir(), 'ferry-sensor-'));
-  const manifest = parseDeploymentManifest({
-    modulesContent: {
-      $edgeAgent: {
-        'properties.desired': {
-          schemaVersion: '1.1',
-          runtime: { type: 'docker', settings: {} },
-          systemModules: {
-            edgeAgent: { type: 'docker', settings: { image: 'mcr.microsoft.com/azureiotedge-agent:1.5' } },
-            edgeHub: { type: 'docker', status: 'running', restartPolicy: 'always', settings: { image: 'mcr.microsoft.com/azureiotedge-hub:1.5' } },
-          },
-          modules: {
-            sensor: {
-              version: '1.0', type: 'docker', status: 'running', restartPolicy: 'never',
-              env: { FERRY_SENSOR_RATE: { value: '200' }, FERRY_SENSOR_COUNT: { value: String(FIRST_COUNT) }, FERRY_SENSOR_SEED: { value: String(SEED) }, FERRY_SENSOR_ANOMALY_RATE: { value: '0.25' }, FERRY_SENSOR_REPORT_INTERVAL_MS: { value: '200' } },
-              settings: { image: 'ferry/sensor:test' },
-            },
-          },
-        },
+  const manifest = parseDeploymentManifest(deploymentDocument({
+    modules: {
+      sensor: {
+        image: 'ferry/sensor:test', restartPolicy: 'never',
+        env: { FERRY_SENSOR_RATE: 200, FERRY_SENSOR_COUNT: FIRST_COUNT, FERRY_SENSOR_SEED: SEED, FERRY_SENSOR_ANOMALY_RATE: '0.25', FERRY_SENSOR_REPORT_INTERVAL_MS: 200 },
       },
-      $edgeHub: { 'properties.desired': { schemaVersion: '1.1', routes: { up: 'FROM /messages/modules/sensor/outputs/temperatureOutput INTO $upstream' } } },
     },
-  });
+    routes: { up: 'FROM /messages/modules/sensor/outputs/temperatureOutput INTO $upstream' },
+  }));
   sim = await Simulation.start({
     workspace, name: 'sensor', manifest, mqttPort: 0, httpsPort: 0, dashboardPort: null, stopGraceMs: 5000,
     solution: parseSolution({ modules: { sensor: { command: [process.execPath, SENSOR_MAIN] } } }, workspace),
